@@ -1,0 +1,1 @@
+"""Airflow DAG files: wiring only; the work lives in the earshot packages."""

@@ -1,0 +1,107 @@
+"""``earshot``: run the pipeline without a scheduler, start the offline demo, write a starter plan."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from earshot.config import ConfigError
+
+STAGES = ("listen", "themes", "report")
+
+
+def _print_listen(summary: dict[str, Any]) -> None:
+    print(
+        f"listen: {summary['sources']} sources, {summary['items']} items ({summary['new']} new), "
+        f"{summary['failed']} failed"
+    )
+    for source_id, error in sorted(summary.get("errors", {}).items()):
+        print(f"  ! {source_id}: {error}", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run stages in-process: the same task code the DAGs call."""
+    from earshot import listen, report, themes
+    from earshot.runs import RunContext
+
+    if args.config:
+        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    ctx = RunContext.create()
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    failed_sources = 0
+    if "listen" in stages:
+        summary = listen.listen(ctx, workers=args.workers)
+        failed_sources = summary["failed"]
+        _print_listen(summary)
+    if "themes" in stages:
+        embedded = themes.embed(ctx)
+        clustered = themes.cluster(ctx)
+        print(
+            f"themes: embedded {embedded['embedded']} new texts with {embedded['model']}; "
+            f"{clustered['themes']} themes over {clustered['mentions']} mentions, "
+            f"{clustered['noise_share']:.0%} unassigned"
+        )
+    if "report" in stages:
+        written = report.report(ctx)
+        print(f"report: {written['html']}")
+    return 3 if failed_sources else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Serve the bundled demo market on 127.0.0.1 and run the three DAGs through real Airflow."""
+    from earshot.demo.pipeline import run_demo
+
+    return run_demo(Path(args.home).resolve())
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.path)
+    if target.exists() and not args.force:
+        print(f"{target} already exists; use --force to overwrite it", file=sys.stderr)
+        return 1
+    starter = resources.files("earshot") / "starter_market.yaml"
+    with resources.as_file(starter) as source:
+        shutil.copyfile(source, target)
+    print(f"wrote {target}: describe your company, audiences and sources, then `earshot run`")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="earshot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run pipeline stages now, without Airflow")
+    run.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
+    run.add_argument("--stage", choices=(*STAGES, "all"), default="all")
+    run.add_argument("--workers", type=int, default=8, help="sources fetched in parallel")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run the whole pipeline offline on the bundled demo market")
+    demo.add_argument(
+        "--home", default=os.environ.get("EARSHOT_DEMO_HOME", "data/demo"), help="data directory for the demo"
+    )
+    demo.set_defaults(func=cmd_demo)
+
+    init = sub.add_parser("init", help="write a commented starter market.yaml")
+    init.add_argument("path", nargs="?", default="market.yaml")
+    init.add_argument("--force", action="store_true")
+    init.set_defaults(func=cmd_init)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"earshot: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

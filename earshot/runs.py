@@ -1,0 +1,38 @@
+"""Run identity: every stage of one run shares a run id and a logical time (never ``now()`` in logic)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from earshot.config import Market, load_market
+from earshot.paths import Paths, config_path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(run_id: str) -> str:
+    """A run id usable as a folder name."""
+    return _UNSAFE.sub("_", run_id)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a stage needs to know about the run it belongs to."""
+
+    run_id: str
+    run_at: datetime
+    paths: Paths
+    market: Market
+
+    @classmethod
+    def create(cls, run_id: str | None = None, run_at: datetime | None = None) -> RunContext:
+        """From the environment: ``EARSHOT_HOME`` and ``EARSHOT_CONFIG``."""
+        at = (run_at or datetime.now(UTC)).astimezone(UTC)
+        return cls(
+            run_id=run_id or f"cli__{at:%Y-%m-%dT%H:%M:%S}",
+            run_at=at,
+            paths=Paths.from_env().ensure(),
+            market=load_market(config_path()),
+        )

@@ -1,0 +1,168 @@
+"""The themes stage: embed what is new, then cluster, label and identify themes.
+
+Embedding and clustering are separate steps (and separate Airflow tasks): embeddings are a cache
+keyed by (content hash, model), so each distinct text is embedded once, ever, and re-clustering
+costs only clustering. The warehouse lock is held only to read inputs and write results, never
+while the model runs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from earshot.runs import RunContext
+from listeners.mention import mention_body
+from warehouse.connection import reader, transaction, writer
+from warehouse.load import record_run
+
+EMBED_CHUNK = 2048  # texts embedded between two short writer sessions
+
+
+def embed(ctx: RunContext) -> dict[str, Any]:
+    """Embed every distinct mention text that has no vector for the configured model yet."""
+    from models.embedding import SentenceTransformerEmbedder, resolve_model
+
+    settings = ctx.market.themes
+    model_name, _ = resolve_model(settings.model)
+    with writer(ctx.paths.warehouse) as con:
+        todo = con.execute(
+            """
+            SELECT m.content_hash, any_value(m.title), any_value(m.text)
+            FROM mentions m ANTI JOIN embeddings e ON e.content_hash = m.content_hash AND e.model = ?
+            GROUP BY m.content_hash ORDER BY m.content_hash
+            """,
+            [model_name],
+        ).fetchall()
+    embedded = 0
+    if todo:
+        embedder = SentenceTransformerEmbedder(settings.model, batch_size=settings.batch_size)
+        for start in range(0, len(todo), EMBED_CHUNK):
+            chunk = todo[start : start + EMBED_CHUNK]
+            vectors = embedder.embed([mention_body(title, text) for _, title, text in chunk])
+            now = datetime.now(UTC)
+            with writer(ctx.paths.warehouse) as con, transaction(con):
+                con.executemany(
+                    "INSERT INTO embeddings VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(h, model_name, vectors.shape[1], v.tolist(), now) for (h, _, _), v in zip(chunk, vectors, strict=True)],
+                )
+            embedded += len(chunk)
+    return {"model": model_name, "embedded": embedded}
+
+
+@dataclass(frozen=True)
+class _Corpus:
+    mention_ids: list[str]
+    sources: list[str]
+    bodies: list[str]
+    vectors: np.ndarray
+
+
+def _read_corpus(ctx: RunContext, model_name: str) -> tuple[_Corpus, dict[str, np.ndarray]]:
+    with reader(ctx.paths.warehouse) as con:
+        rows = con.execute(
+            """
+            SELECT m.mention_id, m.source_id, m.title, m.text, e.vector
+            FROM mentions m JOIN embeddings e ON e.content_hash = m.content_hash AND e.model = ?
+            ORDER BY m.mention_id
+            """,
+            [model_name],
+        ).fetchall()
+        previous = con.execute(
+            "SELECT theme_id, centroid FROM themes WHERE model = ? AND active", [model_name]
+        ).fetchall()
+    dims = len(rows[0][4]) if rows else 0
+    corpus = _Corpus(
+        mention_ids=[r[0] for r in rows],
+        sources=[r[1] for r in rows],
+        bodies=[mention_body(r[2], r[3]) for r in rows],
+        vectors=np.asarray([r[4] for r in rows], dtype=np.float32).reshape(len(rows), dims),
+    )
+    return corpus, {theme_id: np.asarray(c, dtype=np.float32) for theme_id, c in previous}
+
+
+def cluster(ctx: RunContext) -> dict[str, Any]:
+    """Cluster all embedded mentions into themes and commit them as this run's partition."""
+    from models.clustering import NOISE, ClusterSettings
+    from models.clustering import cluster as fit
+    from models.embedding import resolve_model
+    from models.identity import match_themes
+    from models.keywords import label_from_keywords, theme_keywords
+    from models.quotes import representative
+
+    settings = ctx.market.themes
+    model_name, _ = resolve_model(settings.model)
+    corpus, previous = _read_corpus(ctx, model_name)
+    result = fit(
+        corpus.vectors,
+        ClusterSettings(
+            min_cluster_size=None if settings.min_cluster_size == "auto" else settings.min_cluster_size,
+            reduce_to=settings.reduce_to,
+            assign_threshold=settings.assign_threshold,
+            seed=settings.seed,
+        ),
+    )
+    members: dict[int, list[int]] = defaultdict(list)
+    for index, label in enumerate(result.labels):
+        if label != NOISE:
+            members[int(label)].append(index)
+    anchors = [corpus.mention_ids[max(idx, key=lambda i: result.similarity[i])] for _, idx in sorted(members.items())]
+    theme_ids = match_themes(result.centroids, previous, anchors)
+    keywords = theme_keywords({c: [corpus.bodies[i] for i in idx] for c, idx in members.items()})
+    quote_count = ctx.market.report.quotes_per_theme
+    themes_rows, member_rows, quote_rows = [], [], []
+    for cluster_index, idx in sorted(members.items()):
+        theme_id = theme_ids[cluster_index]
+        words = keywords.get(cluster_index, [])
+        themes_rows.append(
+            (
+                theme_id,
+                label_from_keywords(words),
+                words,
+                model_name,
+                result.centroids[cluster_index].tolist(),
+                len(idx),
+                float(result.coherence[cluster_index]),
+            )
+        )
+        member_rows += [(ctx.run_id, corpus.mention_ids[i], theme_id, float(result.similarity[i])) for i in idx]
+        picked = representative(result.similarity[idx], [corpus.sources[i] for i in idx], n=quote_count)
+        quote_rows += [(ctx.run_id, theme_id, rank, corpus.mention_ids[idx[p]]) for rank, p in enumerate(picked)]
+    details = {
+        "mentions": len(corpus.mention_ids),
+        "themes": len(themes_rows),
+        "unassigned": int(np.sum(result.labels == NOISE)),
+        "noise_share": round(result.noise_share, 4),
+        "model": model_name,
+    }
+    _write_themes(ctx, themes_rows, member_rows, quote_rows, details)
+    return details
+
+
+def _write_themes(ctx: RunContext, themes_rows: list[tuple], member_rows: list[tuple], quote_rows: list[tuple], details: dict) -> None:
+    with writer(ctx.paths.warehouse) as con, transaction(con):
+        model_name = details["model"]
+        con.execute("UPDATE themes SET active = FALSE WHERE model = ?", [model_name])
+        con.executemany(
+            """
+            INSERT INTO themes (theme_id, label, keywords, model, centroid, size, coherence, first_seen_run,
+                last_seen_run, active)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE)
+            ON CONFLICT (theme_id) DO UPDATE SET label = excluded.label, keywords = excluded.keywords,
+                centroid = excluded.centroid, size = excluded.size, coherence = excluded.coherence,
+                last_seen_run = excluded.last_seen_run, active = TRUE
+            """,
+            [(*row, ctx.run_id, ctx.run_id) for row in themes_rows],
+        )
+        con.execute("DELETE FROM theme_members WHERE run_id = ?", [ctx.run_id])
+        con.execute("DELETE FROM theme_quotes WHERE run_id = ?", [ctx.run_id])
+        if member_rows:
+            con.executemany("INSERT INTO theme_members VALUES (?, ?, ?, ?)", member_rows)
+        if quote_rows:
+            con.executemany("INSERT INTO theme_quotes VALUES (?, ?, ?, ?)", quote_rows)
+        record_run(con, ctx.run_id, "themes", ctx.run_at, datetime.now(UTC), "success", details)
+

@@ -1,0 +1,1 @@
+"""Source connectors: fetch raw payloads politely and normalise them into mentions."""

@@ -1,0 +1,1 @@
+"""Pure modelling: embedding, themes, signals, hypotheses. No network, no DuckDB, no Airflow."""
