@@ -80,24 +80,28 @@ def _child(result_path: Path, dag_ids: list[str]) -> int:
     results = []
     for dag_id in dag_ids:
         dag_run = bag.get_dag(dag_id).test()
-        instances = dag_run.get_task_instances()
+        instances = {_name(ti): ti for ti in dag_run.get_task_instances()}
         results.append(
             {
                 "dag_id": dag_id,
                 "run_id": dag_run.run_id,
                 "state": str(dag_run.state),
-                "tasks": {f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: str(ti.state) for ti in instances},
-                "failed_tasks": sorted(
-                    f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]" if ti.map_index >= 0 else ti.task_id
-                    for ti in instances
-                    if str(ti.state) in {"failed", "upstream_failed"}
-                ),
+                "tasks": {name: str(ti.state) for name, ti in instances.items()},
+                "tries": {name: ti.try_number for name, ti in instances.items()},
+                "failed_tasks": sorted(n for n, ti in instances.items() if str(ti.state) in {"failed", "upstream_failed"}),
             }
         )
         result_path.write_text(json.dumps(results, indent=1))
         if str(dag_run.state) != "success":
             break
     return 0
+
+
+def _name(ti: Any) -> str:
+    """``task`` or ``task[label]`` for a mapped instance (its rendered map index, e.g. the source id)."""
+    if ti.map_index < 0:
+        return str(ti.task_id)
+    return f"{ti.task_id}[{ti.rendered_map_index or ti.map_index}]"
 
 
 if __name__ == "__main__":

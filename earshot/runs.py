@@ -31,7 +31,7 @@ class RunContext:
         """From the environment: ``EARSHOT_HOME`` and ``EARSHOT_CONFIG``."""
         at = (run_at or datetime.now(UTC)).astimezone(UTC)
         return cls(
-            run_id=run_id or f"cli__{at:%Y-%m-%dT%H:%M:%S}",
+            run_id=run_id or f"cli__{at:%Y-%m-%dT%H:%M:%S.%f}",
             run_at=at,
             paths=Paths.from_env().ensure(),
             market=load_market(config_path()),

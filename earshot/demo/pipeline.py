@@ -6,15 +6,10 @@ import json
 import os
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 from earshot.airflow_runner import DagRunFailed, run_dags
 from earshot.paths import Paths
-
-
-def demo_market_file() -> Path:
-    return Path(str(resources.files("earshot.demo") / "market.yaml"))
 
 
 def run_demo(home: Path) -> int:
@@ -23,8 +18,7 @@ def run_demo(home: Path) -> int:
     Safe to re-run: the second run fetches with conditional GET (nothing new), re-clusters the same
     mentions into the same theme ids and writes a new report.
     """
-    from earshot.demo.market_data import build_demo_feeds
-    from earshot.demo.server import DemoServer
+    from earshot.demo import DEMO_URL_ENV, MARKET_PATH, DemoServer, build_demo_feeds
 
     paths = Paths(home).ensure()
     started = time.monotonic()
@@ -33,8 +27,8 @@ def run_demo(home: Path) -> int:
         env = {
             **os.environ,
             "EARSHOT_HOME": str(paths.home),
-            "EARSHOT_CONFIG": str(demo_market_file()),
-            "EARSHOT_DEMO_URL": server.base_url,
+            "EARSHOT_CONFIG": str(MARKET_PATH),
+            DEMO_URL_ENV: server.base_url,
             "EARSHOT_RETRY_DELAY_SECONDS": os.environ.get("EARSHOT_RETRY_DELAY_SECONDS", "2"),
         }
         try:
@@ -56,6 +50,14 @@ def print_summary(paths: Paths) -> None:
 
     with reader(paths.warehouse) as con:
         statuses = dict(con.execute("SELECT last_status, count(*) FROM sources WHERE enabled GROUP BY 1").fetchall())
+        problems = con.execute(
+            """
+            SELECT f.source_id, f.status, coalesce(f.error, f.warning) FROM fetches f
+            WHERE f.status IN ('warning', 'error')
+              AND f.run_id = (SELECT run_id FROM runs WHERE stage = 'listen' ORDER BY finished_at DESC LIMIT 1)
+            ORDER BY 1
+            """
+        ).fetchall()
         mentions = dict(con.execute("SELECT audience, count(*) FROM mentions GROUP BY 1 ORDER BY 1").fetchall())
         report_row = con.execute(
             "SELECT details FROM runs WHERE stage = 'report' AND status = 'success' ORDER BY finished_at DESC LIMIT 1"
@@ -69,6 +71,8 @@ def print_summary(paths: Paths) -> None:
             """
         ).fetchall()
     print(f"sources: {', '.join(f'{n} {s}' for s, n in sorted(statuses.items(), key=lambda x: str(x[0])))}")
+    for source_id, status, message in problems:
+        print(f"  {status}: {source_id}: {message}")
     print(f"mentions: {sum(mentions.values())} ({', '.join(f'{a} {n}' for a, n in mentions.items())})")
     print(f"themes: {len(themes)}")
     for label, volume in themes:

@@ -1,0 +1,104 @@
+"""The README's main job, end to end: `earshot demo` serves the demo market on loopback and runs the
+three DAGs through real Airflow; the report must contain the planted themes. Re-running is safe."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from earshot.demo import PLANTED_THEMES
+from warehouse.connection import reader
+
+pytestmark = pytest.mark.e2e
+
+
+def run_demo(home: Path) -> str:
+    proc = subprocess.run([sys.executable, "-m", "earshot.cli", "demo", "--home", str(home)],
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def planted_key(keywords: list[str]) -> tuple[str | None, int]:
+    """The planted theme whose words best match ``keywords`` (words inside phrases count)."""
+    words = {w for k in keywords for w in [k, *k.split()]}
+    scores = {key: sum(p in words for p in planted) for key, planted in PLANTED_THEMES.items()}
+    best = max(scores, key=scores.__getitem__)
+    return (best, scores[best]) if scores[best] >= 2 else (None, scores[best])
+
+
+def latest_themes(db: Path) -> list[tuple[str, str, list[str], int]]:
+    with reader(db) as con:
+        return con.execute(
+            """
+            SELECT t.theme_id, t.label, t.keywords, count(*) FROM theme_members tm JOIN themes t USING (theme_id)
+            WHERE tm.run_id = (SELECT run_id FROM runs WHERE stage = 'themes' ORDER BY finished_at DESC LIMIT 1)
+            GROUP BY ALL ORDER BY 4 DESC
+            """
+        ).fetchall()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list, str]:
+    home = tmp_path_factory.mktemp("demo")
+    first_out = run_demo(home)
+    first_themes = latest_themes(home / "earshot.duckdb")
+    second_out = run_demo(home)
+    return home, first_out, first_themes, second_out
+
+
+def test_every_planted_theme_is_found_once(demo: tuple) -> None:
+    _, _, themes, _ = demo
+    matches = [planted_key(keywords)[0] for _, _, keywords, _ in themes]
+    assert sorted(m for m in matches if m) == sorted(PLANTED_THEMES), [(t[1], t[2]) for t in themes]
+    assert all(volume >= 30 for *_, volume in themes)
+
+
+def test_the_report_shows_the_planted_themes_with_linked_quotes(demo: tuple) -> None:
+    home, first_out, themes, _ = demo
+    report = Path(re.search(r"report: (\S+\.html)", first_out).group(1))  # type: ignore[union-attr]
+    assert report.is_relative_to(home / "reports")
+    page = report.read_text()
+    for _, label, keywords, volume in themes:
+        assert html.escape(label) in page
+        assert all(html.escape(k) in page for k in keywords[:3])
+    assert page.count("<blockquote") >= 3 * len(themes)
+    assert len(re.findall(r'href="https://[^"]+\.example/', page)) >= 3 * len(themes)
+    markdown = report.with_suffix(".md").read_text()
+    assert all(label.split(" · ")[0].split()[0] in markdown for _, label, _, _ in themes)
+
+
+def test_demo_prints_where_the_report_is_and_a_summary(demo: tuple) -> None:
+    _, first_out, themes, _ = demo
+    assert "airflow: earshot_listen success" in first_out
+    assert "airflow: earshot_themes success" in first_out
+    assert "airflow: earshot_report success" in first_out
+    assert "sources: 8 ok, 1 warning" in first_out
+    assert "  warning: mainstreet-owners: malformed feed, loaded 42 entries anyway" in first_out
+    assert f"themes: {len(themes)}" in first_out
+
+
+def test_rerunning_is_safe_and_stable(demo: tuple) -> None:
+    home, _, first_themes, second_out = demo
+    db = home / "earshot.duckdb"
+    with reader(db) as con:
+        mentions = con.execute("SELECT count(*), count(DISTINCT mention_id) FROM mentions").fetchone()
+        second_fetch = con.execute(
+            """
+            SELECT status, count(*) FROM fetches
+            WHERE run_id = (SELECT run_id FROM runs WHERE stage = 'listen' ORDER BY finished_at DESC LIMIT 1)
+            GROUP BY 1
+            """
+        ).fetchall()
+        reports = con.execute("SELECT count(*) FROM runs WHERE stage = 'report' AND status = 'success'").fetchone()
+    assert mentions == (352, 352)
+    assert second_fetch == [("not_modified", 9)]  # conditional GET: nothing re-downloaded
+    assert "sources: 9 not_modified" in second_out
+    assert [(t[0], t[1], t[3]) for t in latest_themes(db)] == [(t[0], t[1], t[3]) for t in first_themes]
+    assert reports == (2,)
+    assert len([p for p in (home / "reports").iterdir() if p.is_dir()]) == 2
