@@ -39,7 +39,9 @@ class DagRunFailed(RuntimeError):
     """A DAG run did not succeed; the message says which tasks failed and where the log is."""
 
 
-def run_dags(airflow_home: Path, dag_ids: tuple[str, ...] = PIPELINE, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def run_dags(
+    airflow_home: Path, dag_ids: tuple[str, ...] = PIPELINE, env: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Run each DAG once, in order, in a child process; return one summary per DAG run."""
     env = airflow_env(airflow_home, env)
     log_path = airflow_home / "logs" / "earshot-dag-test.log"
@@ -47,7 +49,7 @@ def run_dags(airflow_home: Path, dag_ids: tuple[str, ...] = PIPELINE, env: dict[
     log_path.parent.mkdir(parents=True, exist_ok=True)
     result_path.unlink(missing_ok=True)
     with log_path.open("w") as log:
-        proc = subprocess.run(
+        proc = subprocess.run(  # noqa: S603 (our own interpreter and module, no shell)
             [sys.executable, "-m", "earshot.airflow_runner", str(result_path), *dag_ids],
             env=env,
             stdout=log,
@@ -59,8 +61,10 @@ def run_dags(airflow_home: Path, dag_ids: tuple[str, ...] = PIPELINE, env: dict[
     if proc.returncode != 0 or failed or len(results) != len(dag_ids):
         tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-40:])
         detail = "; ".join(f"{r['dag_id']}: {r['state']} (failed tasks: {r['failed_tasks']})" for r in failed)
-        raise DagRunFailed(f"Airflow DAG runs did not all succeed: {detail or 'runner exited ' + str(proc.returncode)}"
-                           f"\nfull log: {log_path}\n--- last lines ---\n{tail}")
+        raise DagRunFailed(
+            f"Airflow DAG runs did not all succeed: {detail or 'runner exited ' + str(proc.returncode)}"
+            f"\nfull log: {log_path}\n--- last lines ---\n{tail}"
+        )
     return results
 
 
@@ -88,7 +92,9 @@ def _child(result_path: Path, dag_ids: list[str]) -> int:
                 "state": str(dag_run.state),
                 "tasks": {name: str(ti.state) for name, ti in instances.items()},
                 "tries": {name: ti.try_number for name, ti in instances.items()},
-                "failed_tasks": sorted(n for n, ti in instances.items() if str(ti.state) in {"failed", "upstream_failed"}),
+                "failed_tasks": sorted(
+                    n for n, ti in instances.items() if str(ti.state) in {"failed", "upstream_failed"}
+                ),
             }
         )
         result_path.write_text(json.dumps(results, indent=1))

@@ -46,7 +46,11 @@ def plan(ctx: RunContext) -> list[dict[str, Any]]:
         state = fetch_state(con)
     _prune_outcomes(ctx.paths.outcomes, ctx.run_at)
     return [
-        {"source_id": s.id, "etag": state.get(s.id, (None, None))[0], "last_modified": state.get(s.id, (None, None))[1]}
+        {
+            "source_id": s.id,
+            "etag": state.get(s.id, (None, None))[0],
+            "last_modified": state.get(s.id, (None, None))[1],
+        }
         for s in ctx.market.enabled_sources
     ]
 
@@ -76,7 +80,9 @@ def fetch(ctx: RunContext, spec: dict[str, Any]) -> dict[str, Any]:
             meta = {"url": response.url, "status": response.status, "headers": response.headers}
             outcome["landing_path"] = str(land(ctx.paths.landing, source.id, fetched_at, response.body, meta))
             parsed = parse_feed(source.id, source.audience.value, response.body, response.headers)
-            outcome["mentions_file"] = _write_mentions(_outcome_dir(ctx) / f"{source.id}.mentions.jsonl.gz", parsed.mentions)
+            outcome["mentions_file"] = _write_mentions(
+                _outcome_dir(ctx) / f"{source.id}.mentions.jsonl.gz", parsed.mentions
+            )
             outcome["items"] = len(parsed.mentions)
             if parsed.warning:
                 outcome.update(status="warning", warning=parsed.warning)

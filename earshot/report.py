@@ -35,7 +35,9 @@ def build_content(ctx: RunContext, con: duckdb.DuckDBPyConnection) -> ReportCont
         assigned = int(row[0]) if row else 0
     model = ""
     if themes_run:
-        row = con.execute("SELECT details->>'model' FROM runs WHERE run_id = ? AND stage = 'themes'", [themes_run]).fetchone()
+        row = con.execute(
+            "SELECT details->>'model' FROM runs WHERE run_id = ? AND stage = 'themes'", [themes_run]
+        ).fetchone()
         model = row[0] if row and row[0] else ""
     return ReportContent(
         run_id=ctx.run_id,
@@ -54,7 +56,7 @@ def build_content(ctx: RunContext, con: duckdb.DuckDBPyConnection) -> ReportCont
 
 def _mention_totals(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, int]]:
     rows = con.execute("SELECT audience, count(*) FROM mentions GROUP BY audience ORDER BY 2 DESC").fetchall()
-    return sum(n for _, n in rows), {audience: n for audience, n in rows}
+    return sum(n for _, n in rows), dict(rows)
 
 
 def _themes(con: duckdb.DuckDBPyConnection, run_id: str, limit: int) -> list[ThemeView]:

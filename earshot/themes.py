@@ -48,7 +48,10 @@ def embed(ctx: RunContext) -> dict[str, Any]:
             with writer(ctx.paths.warehouse) as con, transaction(con):
                 con.executemany(
                     "INSERT INTO embeddings VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [(h, model_name, vectors.shape[1], v.tolist(), now) for (h, _, _), v in zip(chunk, vectors, strict=True)],
+                    [
+                        (h, model_name, vectors.shape[1], v.tolist(), now)
+                        for (h, _, _), v in zip(chunk, vectors, strict=True)
+                    ],
                 )
             embedded += len(chunk)
     return {"model": model_name, "embedded": embedded}
@@ -130,7 +133,9 @@ def cluster(ctx: RunContext) -> dict[str, Any]:
             )
         )
         member_rows += [(ctx.run_id, corpus.mention_ids[i], theme_id, float(result.similarity[i])) for i in idx]
-        picked = representative(result.similarity[idx], [corpus.sources[i] for i in idx], n=quote_count)
+        picked = representative(
+            result.similarity[idx], [corpus.sources[i] for i in idx], n=quote_count, vectors=corpus.vectors[idx]
+        )
         quote_rows += [(ctx.run_id, theme_id, rank, corpus.mention_ids[idx[p]]) for rank, p in enumerate(picked)]
     details = {
         "mentions": len(corpus.mention_ids),
@@ -143,7 +148,13 @@ def cluster(ctx: RunContext) -> dict[str, Any]:
     return details
 
 
-def _write_themes(ctx: RunContext, themes_rows: list[tuple], member_rows: list[tuple], quote_rows: list[tuple], details: dict) -> None:
+def _write_themes(
+    ctx: RunContext,
+    themes_rows: list[tuple],
+    member_rows: list[tuple],
+    quote_rows: list[tuple],
+    details: dict,
+) -> None:
     with writer(ctx.paths.warehouse) as con, transaction(con):
         model_name = details["model"]
         con.execute("UPDATE themes SET active = FALSE WHERE model = ?", [model_name])
@@ -165,4 +176,3 @@ def _write_themes(ctx: RunContext, themes_rows: list[tuple], member_rows: list[t
         if quote_rows:
             con.executemany("INSERT INTO theme_quotes VALUES (?, ?, ?, ?)", quote_rows)
         record_run(con, ctx.run_id, "themes", ctx.run_at, datetime.now(UTC), "success", details)
-

@@ -75,7 +75,9 @@ def fetch(
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise SourceError(
-                    source_id, ErrorKind.TOO_LARGE, f"{url} declares {int(declared):,} bytes (cap {max_bytes:,})"
+                    source_id,
+                    ErrorKind.TOO_LARGE,
+                    f"{url} declares {int(declared):,} bytes (cap {max_bytes:,})",
                 )
             chunks, size = [], 0
             for chunk in response.iter_bytes():

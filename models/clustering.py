@@ -6,8 +6,9 @@ belong to no theme project near the origin, where they would look falsely dense;
 they scatter instead (AG News sample: NMI 0.19 → 0.49). HDBSCAN then finds dense groups. A group far
 looser than its siblings (coherence under ``catch_all_ratio`` × the median) is a catch-all, not a
 theme, and is dissolved; likewise a member far looser than its cluster (similarity under
-``member_ratio`` × the cluster's coherence) is ejected. Outliers are attached to the nearest theme only when their cosine
-similarity to its centroid clears ``assign_threshold``: noise is never forced into a theme.
+``member_ratio`` × the cluster's coherence) is ejected. Outliers are attached to the nearest theme
+only when their cosine similarity to its centroid clears ``assign_threshold``: noise is never forced
+into a theme.
 """
 
 from __future__ import annotations

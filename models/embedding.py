@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,7 +41,7 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64, device: str | None = None) -> None:
         self.name, location = resolve_model(model)
-        if os.path.isdir(location):
+        if Path(location).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model never needs the hub
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -7,9 +7,8 @@ Bigrams are kept so labels read as phrases ("immutable backups"), not bags of st
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import re
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -48,8 +47,26 @@ def theme_keywords(docs_by_theme: Mapping[int, Sequence[str]], top_n: int = 8) -
         order = np.argsort(-scores[row], kind="stable")
         ranked = [str(terms[i]) for i in order if scores[row, i] > 0]
         frequency = {str(terms[i]): counts[row, i] for i in order if counts[row, i] > 0}
-        out[theme] = _phrases(ranked, frequency, top_n)
+        out[theme] = [as_written(term, docs_by_theme[theme]) for term in _phrases(ranked, frequency, top_n)]
     return out
+
+
+def as_written(term: str, texts: Sequence[str], sample_chars: int = 200_000) -> str:
+    """``term`` in the casing its theme's texts use most ("mfa" → "MFA", "sharepoint" → "SharePoint"),
+    lower case when nobody agrees. Reads at most ``sample_chars`` of text."""
+    pattern = re.compile(r"\b" + r"\s+".join(map(re.escape, term.split())) + r"\b", re.IGNORECASE)
+    forms: dict[str, int] = {}
+    seen = 0
+    for text in texts:
+        for match in pattern.finditer(text):
+            form = " ".join(match.group().split())
+            forms[form] = forms.get(form, 0) + 1
+        seen += len(text)
+        if seen > sample_chars:
+            break
+    if not forms:
+        return term
+    return max(sorted(forms), key=lambda form: (forms[form], form == term))
 
 
 def terms_of(text: str) -> list[str]:

@@ -56,6 +56,7 @@ class StatusStyle(NamedTuple):
 
 _STATUS_STYLES = {
     "ok": StatusStyle("status-ok", "✓"),
+    "not_modified": StatusStyle("status-ok", "✓"),  # conditional GET: healthy, nothing new
     "warning": StatusStyle("status-warning", "▲"),
     "error": StatusStyle("status-error", "✕"),
     "never fetched": StatusStyle("status-never", "○"),

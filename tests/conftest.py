@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 
 OMIT = "<omit>"  # a header value meaning "do not send this header" (e.g. no Content-Length)
 
@@ -48,10 +48,8 @@ class LoopbackServer:
                 if "Content-Length" not in reply.headers:
                     self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(reply.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -88,9 +86,7 @@ def earshot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def rss(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
     """A small RSS 2.0 document; item values are inserted verbatim (tests control escaping)."""
-    body = "".join(
-        "<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>" for item in items
-    )
+    body = "".join("<item>" + "".join(f"<{k}>{v}</{k}>" for k, v in item.items()) + "</item>" for item in items)
     return (
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
         f"<link>http://example.test/</link><description>t</description>{body}</channel></rss>"

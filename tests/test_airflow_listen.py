@@ -16,22 +16,37 @@ pytestmark = pytest.mark.e2e
 
 
 def test_failed_sources_show_in_airflow_and_in_the_warehouse(tmp_path: Path, http_server: LoopbackServer) -> None:
-    http_server.routes.update({
-        "/ok.xml": Reply(200, rss([{"guid": "1", "title": "Restores are slow"}, {"guid": "2", "title": "MFA"}]),
-                         {"Content-Type": "application/rss+xml"}),
-        "/gone": Reply(404),
-        "/flaky": Reply(503),
-    })
+    http_server.routes.update(
+        {
+            "/ok.xml": Reply(
+                200,
+                rss([{"guid": "1", "title": "Restores are slow"}, {"guid": "2", "title": "MFA"}]),
+                {"Content-Type": "application/rss+xml"},
+            ),
+            "/gone": Reply(404),
+            "/flaky": Reply(503),
+        }
+    )
     market = write_market(tmp_path / "market.yaml", http_server, {"ok": "/ok.xml", "gone": "/gone", "flaky": "/flaky"})
     home = tmp_path / "home"
-    env = {**os.environ, "EARSHOT_HOME": str(home), "EARSHOT_CONFIG": str(market),
-           "EARSHOT_RETRIES": "1", "EARSHOT_RETRY_DELAY_SECONDS": "1"}
+    env = {
+        **os.environ,
+        "EARSHOT_HOME": str(home),
+        "EARSHOT_CONFIG": str(market),
+        "EARSHOT_RETRIES": "1",
+        "EARSHOT_RETRY_DELAY_SECONDS": "1",
+    }
     (run,) = run_dags(home / "airflow", ("earshot_listen",), env=env)
 
     assert run["state"] == "success"  # the run completes: failures are per source
-    assert run["tasks"] == {"plan": "success", "fetch[ok]": "success", "fetch[gone]": "failed",
-                            "fetch[flaky]": "failed", "load": "success"}
-    assert run["tries"]["fetch[gone]"] == 1   # a 404 is not retried
+    assert run["tasks"] == {
+        "plan": "success",
+        "fetch[ok]": "success",
+        "fetch[gone]": "failed",
+        "fetch[flaky]": "failed",
+        "load": "success",
+    }
+    assert run["tries"]["fetch[gone]"] == 1  # a 404 is not retried
     assert run["tries"]["fetch[flaky]"] == 2  # a 503 is, with backoff
     assert sum(path == "/flaky" for path, _ in http_server.seen) == 2
 

@@ -36,8 +36,11 @@ def with_source(**changes: object) -> dict:
         ({**VALID, "sources": VALID["sources"] * 2}, "sources[1].id: 'msp-forum' is used twice"),
         ({**VALID, "sources": []}, "sources: List should have at least 1 item"),
         (
-            {**VALID, "audiences": {"customers": {}, "customers_customers": {}, "influencers": {}},
-             "sources": [{**VALID["sources"][0], "audience": "competitors"}]},
+            {
+                **VALID,
+                "audiences": {"customers": {}, "customers_customers": {}, "influencers": {}},
+                "sources": [{**VALID["sources"][0], "audience": "competitors"}],
+            },
             "sources[0].audience: 'competitors' is not declared under audiences",
         ),
         ({k: v for k, v in VALID.items() if k != "company"}, "company: Field required"),

@@ -12,8 +12,21 @@ import pytest
 
 from earshot.airflow_runner import PIPELINE, airflow_env
 
-HEAVY = ["torch", "sentence_transformers", "transformers", "hdbscan", "sklearn", "duckdb", "feedparser", "praw",
-         "numpy", "listeners", "models", "warehouse", "reports"]
+HEAVY = [
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "hdbscan",
+    "sklearn",
+    "duckdb",
+    "feedparser",
+    "praw",
+    "numpy",
+    "listeners",
+    "models",
+    "warehouse",
+    "reports",
+]
 
 PARSE = textwrap.dedent(
     """
@@ -56,7 +69,11 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env = airflow_env(tmp_path_factory.mktemp("airflow"))
     proc = subprocess.run(
         [sys.executable, "-c", PARSE, str(Path(dags.__file__).parent), json.dumps(HEAVY)],
-        env=env, capture_output=True, text=True, check=False, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -80,9 +80,7 @@ def test_each_theme_has_its_own_audience_mix(items: list[DemoItem]) -> None:
 
 
 @pytest.mark.parametrize("theme", list(PLANTED_THEMES))
-def test_theme_keywords_are_frequent_in_their_theme_and_absent_elsewhere(
-    theme: str, items: list[DemoItem]
-) -> None:
+def test_theme_keywords_are_frequent_in_their_theme_and_absent_elsewhere(theme: str, items: list[DemoItem]) -> None:
     keywords = PLANTED_THEMES[theme]
     assert 4 <= len(keywords) <= 8
     assert all(k == k.lower() and len(k.split()) <= 2 for k in keywords)
@@ -167,9 +165,7 @@ def test_every_feed_parses_and_only_the_designated_one_is_bozo(index: int, feeds
 # --- market.yaml ------------------------------------------------------------------------------------
 
 
-def test_market_yaml_validates_and_matches_the_feeds(
-    monkeypatch: pytest.MonkeyPatch, feeds: list[DemoFeed]
-) -> None:
+def test_market_yaml_validates_and_matches_the_feeds(monkeypatch: pytest.MonkeyPatch, feeds: list[DemoFeed]) -> None:
     monkeypatch.setenv("EARSHOT_DEMO_URL", "http://127.0.0.1:43125")
     market = load_market(MARKET_PATH)
     assert market.company.name == "Vaultline"

@@ -18,15 +18,20 @@ pytestmark = pytest.mark.e2e
 
 
 def run_demo(home: Path) -> str:
-    proc = subprocess.run([sys.executable, "-m", "earshot.cli", "demo", "--home", str(home)],
-                          capture_output=True, text=True, timeout=900, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "earshot.cli", "demo", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
 
 def planted_key(keywords: list[str]) -> tuple[str | None, int]:
     """The planted theme whose words best match ``keywords`` (words inside phrases count)."""
-    words = {w for k in keywords for w in [k, *k.split()]}
+    words = {w for k in keywords for w in [k.lower(), *k.lower().split()]}
     scores = {key: sum(p in words for p in planted) for key, planted in PLANTED_THEMES.items()}
     best = max(scores, key=scores.__getitem__)
     return (best, scores[best]) if scores[best] >= 2 else (None, scores[best])
@@ -64,7 +69,7 @@ def test_the_report_shows_the_planted_themes_with_linked_quotes(demo: tuple) -> 
     report = Path(re.search(r"report: (\S+\.html)", first_out).group(1))  # type: ignore[union-attr]
     assert report.is_relative_to(home / "reports")
     page = report.read_text()
-    for _, label, keywords, volume in themes:
+    for _, label, keywords, _volume in themes:
         assert html.escape(label) in page
         assert all(html.escape(k) in page for k in keywords[:3])
     assert page.count("<blockquote") >= 3 * len(themes)

@@ -15,9 +15,17 @@ from earshot.runs import RunContext
 from tests.conftest import LoopbackServer, Reply, rss
 from warehouse.connection import reader
 
-GOOD = rss([{"guid": f"g{i}", "title": f"Backup restore story {i}", "link": f"https://f.example/{i}",
-             "description": f"&lt;p&gt;We restored client {i} in &lt;b&gt;two hours&lt;/b&gt;.&lt;/p&gt;"}
-            for i in range(5)])
+GOOD = rss(
+    [
+        {
+            "guid": f"g{i}",
+            "title": f"Backup restore story {i}",
+            "link": f"https://f.example/{i}",
+            "description": f"&lt;p&gt;We restored client {i} in &lt;b&gt;two hours&lt;/b&gt;.&lt;/p&gt;",
+        }
+        for i in range(5)
+    ]
+)
 BOZO = rss([{"guid": "b1", "title": "Tips & tricks"}, {"guid": "b2", "title": "Second post"}])
 
 
@@ -50,15 +58,25 @@ def write_market(path: Path, server: LoopbackServer, routes: dict[str, str]) -> 
 
 @pytest.fixture
 def market(tmp_path: Path, http_server: LoopbackServer, earshot_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    http_server.routes.update({
-        "/good.xml": conditional(GOOD),
-        "/bozo.xml": Reply(200, BOZO),
-        "/html": Reply(200, b"<!doctype html><html><body>Log in</body></html>", {"Content-Type": "text/html"}),
-        "/down": Reply(503),
-    })
-    path = write_market(tmp_path / "market.yaml", http_server, {
-        "good": "/good.xml", "bozo": "/bozo.xml", "login-page": "/html", "down": "/down", "missing": "/nope",
-    })
+    http_server.routes.update(
+        {
+            "/good.xml": conditional(GOOD),
+            "/bozo.xml": Reply(200, BOZO),
+            "/html": Reply(200, b"<!doctype html><html><body>Log in</body></html>", {"Content-Type": "text/html"}),
+            "/down": Reply(503),
+        }
+    )
+    path = write_market(
+        tmp_path / "market.yaml",
+        http_server,
+        {
+            "good": "/good.xml",
+            "bozo": "/bozo.xml",
+            "login-page": "/html",
+            "down": "/down",
+            "missing": "/nope",
+        },
+    )
     monkeypatch.setenv("EARSHOT_CONFIG", str(path))
     return path
 
@@ -68,10 +86,18 @@ def table(db: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_broken_sources_never_stop_the_others(market: Path, earshot_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_sources_never_stop_the_others(
+    market: Path, earshot_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", "--stage", "listen"]) == 3  # finished, but some sources failed
     db = earshot_home / "earshot.duckdb"
-    health = dict((r[0], r[1:]) for r in table(db, "SELECT source_id, last_status, last_error_kind, consecutive_failures, items_last_run FROM sources"))
+    health = {
+        r[0]: r[1:]
+        for r in table(
+            db,
+            "SELECT source_id, last_status, last_error_kind, consecutive_failures, items_last_run FROM sources",
+        )
+    }
     assert health == {
         "good": ("ok", None, 0, 5),
         "bozo": ("warning", None, 0, 2),
@@ -90,7 +116,9 @@ def test_broken_sources_never_stop_the_others(market: Path, earshot_home: Path, 
     assert "<" not in texts[0][0] and "two hours" in texts[0][0]
 
 
-def test_second_run_uses_conditional_get_and_changes_nothing(market: Path, earshot_home: Path, http_server: LoopbackServer) -> None:
+def test_second_run_uses_conditional_get_and_changes_nothing(
+    market: Path, earshot_home: Path, http_server: LoopbackServer
+) -> None:
     db = earshot_home / "earshot.duckdb"
     stable = "SELECT * EXCLUDE (last_seen_run, last_seen_at) FROM mentions ORDER BY mention_id"
     main(["run", "--stage", "listen"])

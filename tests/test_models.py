@@ -11,7 +11,9 @@ from models.keywords import label_from_keywords, theme_keywords
 from models.quotes import excerpt, representative
 
 
-def blobs(seed: int = 0, per: int = 40, centres: int = 4, noise: int = 12, dims: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def blobs(
+    seed: int = 0, per: int = 40, centres: int = 4, noise: int = 12, dims: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors around ``centres`` well-separated directions, plus scattered noise (label -1)."""
     rng = np.random.default_rng(seed)
     axes = np.linalg.qr(rng.normal(size=(dims, dims)))[0][:centres]
@@ -61,10 +63,18 @@ def test_auto_min_cluster_size_scales(n: int, size: int) -> None:
 
 
 DOCS = {
-    0: ["ransomware encrypted our backups", "immutable backups stopped the ransomware", "ransomware hit a client",
-        "restore after ransomware took days"],
-    1: ["cyber insurance premium doubled", "insurance questionnaire asks about MFA", "our insurance premium went up",
-        "underwriters want MFA before insurance renewal"],
+    0: [
+        "ransomware encrypted our backups",
+        "immutable backups stopped the ransomware",
+        "ransomware hit a client",
+        "restore after ransomware took days",
+    ],
+    1: [
+        "cyber insurance premium doubled",
+        "insurance questionnaire asks about MFA",
+        "our insurance premium went up",
+        "underwriters want MFA before insurance renewal",
+    ],
 }
 
 
@@ -76,26 +86,47 @@ def test_keywords_are_distinctive_per_theme() -> None:
     assert all("the" not in k.split() for ks in keywords.values() for k in ks)  # stop words dropped
 
 
+def test_keywords_keep_the_casing_people_write() -> None:
+    from models.keywords import as_written
+
+    texts = ["Our MFA rollout", "mfa is hard", "MFA for SharePoint", "Microsoft 365 and sharepoint", "SharePoint"]
+    assert as_written("mfa", texts) == "MFA"
+    assert as_written("sharepoint", texts) == "SharePoint"
+    assert as_written("microsoft 365", texts) == "Microsoft 365"
+    assert as_written("absent", texts) == "absent"
+
+
 def test_no_phrase_spans_a_stop_word() -> None:
     from models.keywords import terms_of
 
     assert terms_of("Underwriters want MFA before insurance renewal") == [
-        "underwriters", "mfa", "insurance", "renewal", "insurance renewal"]
-    assert terms_of("Microsoft 365 backup for 365 days") == [
-        "microsoft", "backup", "microsoft 365"]
+        "underwriters",
+        "mfa",
+        "insurance",
+        "renewal",
+        "insurance renewal",
+    ]
+    assert terms_of("Microsoft 365 backup for 365 days") == ["microsoft", "backup", "microsoft 365"]
 
 
 def test_bigram_absorbs_its_unigrams() -> None:
-    keywords = theme_keywords({0: ["insurance premium rises", "insurance premium doubled", "premium insurance"],
-                               1: ["ransomware attack", "ransomware restore"]})
+    keywords = theme_keywords(
+        {
+            0: ["insurance premium rises", "insurance premium doubled", "premium insurance"],
+            1: ["ransomware attack", "ransomware restore"],
+        }
+    )
     assert "insurance premium" in keywords[0]
     assert "premium" not in keywords[0]
 
 
 @pytest.mark.parametrize(
     ("keywords", "label"),
-    [(["ransomware", "immutable backups", "restore"], "Ransomware · immutable backups"),
-     (["insurance premium"], "Insurance premium"), ([], "Unlabelled theme")],
+    [
+        (["ransomware", "immutable backups", "restore"], "Ransomware · immutable backups"),
+        (["insurance premium"], "Insurance premium"),
+        ([], "Unlabelled theme"),
+    ],
 )
 def test_labels_are_short_phrases(keywords: list[str], label: str) -> None:
     assert label_from_keywords(keywords) == label
@@ -106,6 +137,16 @@ def test_quotes_are_central_and_spread_across_sources() -> None:
     sources = ["a", "a", "a", "b", "c", "a"]
     assert representative(similarity, sources, n=4, max_per_source=2) == [0, 1, 3, 4]
     assert representative(similarity, ["a"] * 6, n=3, max_per_source=1) == [0, 1, 2]
+
+
+def test_quotes_skip_near_duplicates_of_each_other() -> None:
+    a, b = np.array([1.0, 0.0]), np.array([0.6, 0.8])
+    vectors = np.stack([a, a * 0.999 + b * 0.001, b, a])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = np.array([0.99, 0.98, 0.70, 0.97])
+    picked = representative(similarity, ["s1", "s2", "s3", "s4"], n=2, vectors=vectors)
+    assert picked == [0, 2]  # 1 and 3 repeat 0
+    assert representative(similarity, ["s1", "s2", "s3", "s4"], n=2) == [0, 1]  # without vectors: centrality only
 
 
 def test_excerpt_cuts_at_a_word() -> None:

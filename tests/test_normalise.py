@@ -82,7 +82,10 @@ def test_entries_without_text_are_skipped_and_counted() -> None:
 @pytest.mark.parametrize(
     ("body", "kind"),
     [
-        (b"<!DOCTYPE html><html><head><title>Login</title></head><body>Sign in</body></html>", ErrorKind.NOT_A_FEED),
+        (
+            b"<!DOCTYPE html><html><head><title>Login</title></head><body>Sign in</body></html>",
+            ErrorKind.NOT_A_FEED,
+        ),
         (b'{"items": []}', ErrorKind.MALFORMED),
         (b"\x00\x01\x02 binary junk", ErrorKind.MALFORMED),
     ],
@@ -100,8 +103,13 @@ def test_valid_empty_feed_is_not_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("title", "text", "body"),
-    [("Title", "Text", "Title. Text"), ("Title.", "Text", "Title. Text"), ("", "Text", "Text"),
-     ("Title", "", "Title"), ("Same start", "Same start and more", "Same start and more")],
+    [
+        ("Title", "Text", "Title. Text"),
+        ("Title.", "Text", "Title. Text"),
+        ("", "Text", "Text"),
+        ("Title", "", "Title"),
+        ("Same start", "Same start and more", "Same start and more"),
+    ],
 )
 def test_mention_body(title: str, text: str, body: str) -> None:
     assert mention_body(title, text) == body

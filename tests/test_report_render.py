@@ -189,6 +189,7 @@ def test_html_audience_mix_bar_has_percent_widths_and_readable_numbers() -> None
     ("status", "css_class"),
     [
         ("ok", "status-ok"),
+        ("not_modified", "status-ok"),
         ("warning", "status-warning"),
         ("error", "status-error"),
         ("never fetched", "status-never"),
@@ -235,9 +236,7 @@ HOSTILE_TEXT = [
 PLACES = {
     "quote text": lambda v: make_content(themes=[dataclasses.replace(THEMES[0], quotes=[quote(v)])]),
     "quote author": lambda v: make_content(themes=[dataclasses.replace(THEMES[0], quotes=[quote(author=v)])]),
-    "quote source id": lambda v: make_content(
-        themes=[dataclasses.replace(THEMES[0], quotes=[quote(source_id=v)])]
-    ),
+    "quote source id": lambda v: make_content(themes=[dataclasses.replace(THEMES[0], quotes=[quote(source_id=v)])]),
     "theme label": lambda v: make_content(themes=[dataclasses.replace(THEMES[0], label=v)]),
     "keyword": lambda v: make_content(themes=[dataclasses.replace(THEMES[0], keywords=[v])]),
     "audience key": lambda v: make_content(mentions_by_audience={v: 1}),

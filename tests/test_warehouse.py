@@ -24,14 +24,30 @@ TABLES = ("sources", "fetches", "mentions", "embeddings", "themes", "theme_membe
 
 
 def mention(source: str, key: str, text: str) -> Mention:
-    return Mention(stable_id(source, key), source, "customers", f"https://x.example/{key}", "ann", "", text,
-                   RUN_AT, content_hash(text))
+    return Mention(
+        stable_id(source, key),
+        source,
+        "customers",
+        f"https://x.example/{key}",
+        "ann",
+        "",
+        text,
+        RUN_AT,
+        content_hash(text),
+    )
 
 
 def records(n: int = 3) -> list[FetchRecord]:
     return [
-        FetchRecord("forum", "ok", RUN_AT, 200, etag='"e1"', last_modified="Mon, 16 Nov 2026 10:00:00 GMT",
-                    mentions=[mention("forum", f"k{i}", f"text number {i}") for i in range(n)]),
+        FetchRecord(
+            "forum",
+            "ok",
+            RUN_AT,
+            200,
+            etag='"e1"',
+            last_modified="Mon, 16 Nov 2026 10:00:00 GMT",
+            mentions=[mention("forum", f"k{i}", f"text number {i}") for i in range(n)],
+        ),
         FetchRecord("blog", "error", RUN_AT, error_kind="http_5xx", error="source 'blog': http_5xx: 503"),
     ]
 
@@ -43,8 +59,13 @@ def counts(db: Path) -> dict[str, int]:
 
 def setup_sources(db: Path) -> None:
     with writer(db) as con:
-        sync_sources(con, [SourceRow("forum", "feed", "customers", "Forum", "http://f", False),
-                           SourceRow("blog", "feed", "influencers", "Blog", "http://b", True)])
+        sync_sources(
+            con,
+            [
+                SourceRow("forum", "feed", "customers", "Forum", "http://f", False),
+                SourceRow("blog", "feed", "influencers", "Blog", "http://b", True),
+            ],
+        )
 
 
 def test_migrations_apply_once_and_record_their_version(tmp_path: Path) -> None:
@@ -86,7 +107,9 @@ def test_state_advances_only_for_successful_sources(tmp_path: Path) -> None:
     with writer(db) as con:
         record_fetches(con, "run-1", RUN_AT, records())
         state = fetch_state(con)
-        blog = con.execute("SELECT last_status, last_error_kind, last_success_at FROM sources WHERE source_id='blog'").fetchone()
+        blog = con.execute(
+            "SELECT last_status, last_error_kind, last_success_at FROM sources WHERE source_id='blog'"
+        ).fetchone()
     assert state["forum"] == ('"e1"', "Mon, 16 Nov 2026 10:00:00 GMT")
     assert state["blog"] == (None, None)
     assert blog == ("error", "http_5xx", None)
@@ -98,7 +121,9 @@ def test_a_second_run_updates_and_adds_without_duplicating(tmp_path: Path) -> No
     with writer(db) as con:
         record_fetches(con, "run-1", RUN_AT, records(3))
         record_fetches(con, "run-2", RUN_AT, records(5))
-        rows = con.execute("SELECT first_seen_run, last_seen_run, count(*) FROM mentions GROUP BY ALL ORDER BY 1, 2").fetchall()
+        rows = con.execute(
+            "SELECT first_seen_run, last_seen_run, count(*) FROM mentions GROUP BY ALL ORDER BY 1, 2"
+        ).fetchall()
     assert rows == [("run-1", "run-2", 3), ("run-2", "run-2", 2)]
 
 
@@ -107,7 +132,10 @@ def test_removed_sources_are_disabled_not_deleted(tmp_path: Path) -> None:
     setup_sources(db)
     with writer(db) as con:
         sync_sources(con, [SourceRow("forum", "feed", "customers", "Forum", "http://f", False)])
-        assert con.execute("SELECT source_id, enabled FROM sources ORDER BY 1").fetchall() == [("blog", False), ("forum", True)]
+        assert con.execute("SELECT source_id, enabled FROM sources ORDER BY 1").fetchall() == [
+            ("blog", False),
+            ("forum", True),
+        ]
 
 
 CRASH = textwrap.dedent(

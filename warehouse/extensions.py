@@ -7,7 +7,11 @@ from pathlib import Path
 
 import duckdb
 
-WHEELS = {"vss": "duckdb_extension_vss", "fts": "duckdb_extension_fts", "ducklake": "duckdb_extension_ducklake"}
+WHEELS = {
+    "vss": "duckdb_extension_vss",
+    "fts": "duckdb_extension_fts",
+    "ducklake": "duckdb_extension_ducklake",
+}
 
 
 def extension_file(name: str) -> Path:

@@ -82,15 +82,22 @@ _STAGED_COLUMNS = "mention_id, source_id, audience, url, author, title, text, pu
 
 
 def _stage_mentions(con: duckdb.DuckDBPyConnection, mentions: Sequence[Mention]) -> None:
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE staged_mentions AS "
-        f"SELECT {_STAGED_COLUMNS} FROM mentions WHERE FALSE"
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE staged_mentions AS SELECT {_STAGED_COLUMNS} FROM mentions WHERE FALSE")
     latest: dict[str, Mention] = {m.mention_id: m for m in mentions}  # a feed may repeat an item
     con.executemany(
         f"INSERT INTO staged_mentions ({_STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (m.mention_id, m.source_id, m.audience, m.url, m.author, m.title, m.text, m.published_at, m.content_hash)
+            (
+                m.mention_id,
+                m.source_id,
+                m.audience,
+                m.url,
+                m.author,
+                m.title,
+                m.text,
+                m.published_at,
+                m.content_hash,
+            )
             for m in latest.values()
         ],
     )
@@ -98,9 +105,7 @@ def _stage_mentions(con: duckdb.DuckDBPyConnection, mentions: Sequence[Mention])
 
 def _upsert_mentions(con: duckdb.DuckDBPyConnection, run_id: str, run_at: datetime) -> int:
     """Upsert staged mentions; return how many were new."""
-    new = con.execute(
-        "SELECT count(*) FROM staged_mentions s ANTI JOIN mentions m USING (mention_id)"
-    ).fetchone()
+    new = con.execute("SELECT count(*) FROM staged_mentions s ANTI JOIN mentions m USING (mention_id)").fetchone()
     con.execute(
         f"""
         INSERT INTO mentions ({_STAGED_COLUMNS}, first_seen_run, last_seen_run, first_seen_at, last_seen_at)
@@ -134,8 +139,14 @@ def _update_source(con: duckdb.DuckDBPyConnection, record: FetchRecord, items: i
         WHERE source_id = ?
         """,
         [
-            record.fetched_at, record.fetched_at, record.status, record.etag, record.last_modified,
-            items, record.fetched_at, record.source_id,
+            record.fetched_at,
+            record.fetched_at,
+            record.status,
+            record.etag,
+            record.last_modified,
+            items,
+            record.fetched_at,
+            record.source_id,
         ],
     )
 
@@ -161,8 +172,18 @@ def record_fetches(
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
-                    run_id, record.source_id, record.status, record.http_status, items, new, record.warning,
-                    record.error_kind, record.error, record.landing_path, record.fetched_at, record.duration_s,
+                    run_id,
+                    record.source_id,
+                    record.status,
+                    record.http_status,
+                    items,
+                    new,
+                    record.warning,
+                    record.error_kind,
+                    record.error,
+                    record.landing_path,
+                    record.fetched_at,
+                    record.duration_s,
                 ],
             )
             totals["failed"] += record.failed

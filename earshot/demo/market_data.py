@@ -290,10 +290,8 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "Lesson learned: if the attackers can log into the backup console, your backups are just more "
             "files to get encrypted.",
             "We now keep {days} days of immutable snapshots offsite and test a full restore every {period}.",
-            "Restore speed matters more than the price per terabyte once ransomware has encrypted "
-            "everything.",
-            "Nobody paid the attackers; we did a bare-metal restore from immutable snapshots in {hours} "
-            "hours.",
+            "Restore speed matters more than the price per terabyte once ransomware has encrypted everything.",
+            "Nobody paid the attackers; we did a bare-metal restore from immutable snapshots in {hours} hours.",
         ),
         closers=(
             "Anyone else moving every client to immutable storage after a ransomware scare?",
@@ -312,8 +310,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "What are immutable snapshots and do I need them?",
         ),
         openers=(
-            "I run a {biz} in {city} and last {weekday} every file on our server was encrypted by "
-            "ransomware.",
+            "I run a {biz} in {city} and last {weekday} every file on our server was encrypted by ransomware.",
             "Came in on {weekday} morning to a ransomware note on all {pcs} computers at our {biz}.",
             "The attackers wanted {ransom} in bitcoin to unlock the files they encrypted at my {biz}.",
             "My partner and I own {bizname} and we just lived through our first ransomware attack.",
@@ -325,8 +322,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "I had no idea what immutable meant until our IT guy explained the attackers couldn't delete "
             "those snapshots.",
             "We didn't pay the attackers, but the restore only got us back to {weekday}'s snapshots.",
-            "The restore worked, but only because our IT company kept snapshots the attackers couldn't "
-            "reach.",
+            "The restore worked, but only because our IT company kept snapshots the attackers couldn't reach.",
             "Turns out the old backup drive was plugged in, so it got encrypted along with everything else.",
         ),
         closers=(
@@ -356,14 +352,11 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "when immutable copies existed.",
         ),
         details=(
-            "Immutable snapshots and a tested restore path are what separate a bad week from a "
-            "business-ending one.",
-            "Vendors advertise immutable storage, but few MSPs measure how long a full restore actually "
-            "takes.",
+            "Immutable snapshots and a tested restore path are what separate a bad week from a business-ending one.",
+            "Vendors advertise immutable storage, but few MSPs measure how long a full restore actually takes.",
             "Expect attackers to keep hunting for backup credentials; immutable copies of at least {days} "
             "days are the floor.",
-            "Where the attackers reached the snapshots, victims were {pct}% more likely to pay for a "
-            "decryptor.",
+            "Where the attackers reached the snapshots, victims were {pct}% more likely to pay for a decryptor.",
         ),
         closers=(
             "MSPs should report restore tests to clients the way they report patching.",
@@ -391,18 +384,14 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "Every hour of downtime at my {biz} means customers walking out and lost sales I never get back.",
             "I run a {biz} with {staff} staff, and when the system is offline nobody can check anyone in, "
             "so we are effectively closed.",
-            "The outage started with a failed update and the whole {biz} was offline for most of the "
-            "afternoon.",
-            "Second outage this month at {bizname}: the POS froze at {time} and stayed offline for {hours} "
-            "hours.",
+            "The outage started with a failed update and the whole {biz} was offline for most of the afternoon.",
+            "Second outage this month at {bizname}: the POS froze at {time} and stayed offline for {hours} hours.",
         ),
         details=(
             "My IT company fixed it, but nobody had ever told me what a day of downtime actually costs us.",
-            "We had to turn people away and put a closed sign on the door, which hurt more than the lost "
-            "sales.",
+            "We had to turn people away and put a closed sign on the door, which hurt more than the lost sales.",
             "Staff sat around on the clock during the outage, so the downtime cost us twice.",
-            "I have started writing down every outage so I can show the IT provider what downtime costs in "
-            "lost sales.",
+            "I have started writing down every outage so I can show the IT provider what downtime costs in lost sales.",
             "Cash only during the outage, and half of the customers just left.",
             "By my math that one outage was {money} in lost sales plus {staff} people paid to wait.",
         ),
@@ -428,8 +417,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "One {biz} client tracked every outage for a quarter and the lost sales added up to {money}.",
         ),
         details=(
-            "Once the owner put a number on the lost sales, the conversation about downtime changed "
-            "completely.",
+            "Once the owner put a number on the lost sales, the conversation about downtime changed completely.",
             "We now put a downtime cost estimate in every QBR: lost sales per hour offline.",
             "Owners shrug at backup reports but remember the day they were closed.",
         ),
@@ -451,8 +439,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "mostly in lost sales.",
             "For a restaurant or retailer, downtime is immediate: the POS goes offline and the doors are "
             "effectively closed.",
-            "Small businesses in {sector} reported an average of {hours} hours of unplanned downtime last "
-            "year.",
+            "Small businesses in {sector} reported an average of {hours} hours of unplanned downtime last year.",
         ),
         details=(
             "MSPs that translate an outage into lost sales per hour win the DR conversation.",
@@ -485,10 +472,8 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "We onboarded a {biz} with {seats} Microsoft 365 users and zero backup, just default retention.",
             "User at a {biz} client synced a bad OneDrive folder and wiped the shared SharePoint library "
             "for the whole office.",
-            "Partner left {bizname}, HR removed the license, and her mailbox was gone after the retention "
-            "window.",
-            "We manage {clients} Microsoft 365 tenants and only a third had any backup beyond retention "
-            "policies.",
+            "Partner left {bizname}, HR removed the license, and her mailbox was gone after the retention window.",
+            "We manage {clients} Microsoft 365 tenants and only a third had any backup beyond retention policies.",
         ),
         details=(
             "Default retention in Microsoft 365 is not a backup; we now back up every mailbox, OneDrive and "
@@ -497,8 +482,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "of a ticket with Microsoft.",
             "The retention policies were set up by the previous MSP and nobody knew what they covered.",
             "We switched to {vendor} for Microsoft 365 so one console covers every mailbox in every tenant.",
-            "Converting the mailbox to shared before removing the license is on our offboarding checklist "
-            "now.",
+            "Converting the mailbox to shared before removing the license is on our offboarding checklist now.",
         ),
         closers=(
             "Are you selling Microsoft 365 backup as an add-on or including it for every tenant?",
@@ -521,8 +505,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "vanished after we cancelled her license.",
             "Someone at our {biz} deleted a whole SharePoint folder of client records and we only noticed "
             "{days} days later.",
-            "Our office manager's OneDrive sync went wrong and half the shared files at our {biz} "
-            "disappeared.",
+            "Our office manager's OneDrive sync went wrong and half the shared files at our {biz} disappeared.",
             "We moved the {biz} to Microsoft 365 last year thinking OneDrive and SharePoint were our backup.",
         ),
         details=(
@@ -556,8 +539,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
         details=(
             "The usual loss is mundane: an emptied SharePoint library, a OneDrive sync gone wrong, or a "
             "mailbox removed with its license.",
-            "Retention policies are compliance tools, not recovery tools, and they are often misconfigured "
-            "per tenant.",
+            "Retention policies are compliance tools, not recovery tools, and they are often misconfigured per tenant.",
             "OneDrive and SharePoint now hold the files that used to sit on the office server.",
         ),
         closers=(
@@ -594,10 +576,8 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "For MSPs, filling in the insurance questionnaire for clients is becoming a billable service.",
             "Expect the premium gap between businesses with and without MFA on email and remote access to "
             "widen at the next renewal.",
-            "Several carriers now ask whether backups are separated from the main network and tested every "
-            "{period}.",
-            "Underwriters told us a wrong answer on the questionnaire is the fastest way to get a claim "
-            "denied.",
+            "Several carriers now ask whether backups are separated from the main network and tested every {period}.",
+            "Underwriters told us a wrong answer on the questionnaire is the fastest way to get a claim denied.",
             "A clean questionnaire with MFA evidence cut the premium by {pct}% for firms we tracked.",
         ),
         closers=(
@@ -628,8 +608,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "We have started charging {money} per questionnaire because answering honestly takes hours of "
             "evidence gathering.",
             "The premium nearly doubled for the clients who couldn't prove MFA.",
-            "Underwriters now want screenshots of conditional access and the last backup test, not a yes or "
-            "no.",
+            "Underwriters now want screenshots of conditional access and the last backup test, not a yes or no.",
         ),
         closers=(
             "Are you charging clients for insurance questionnaire work?",
@@ -648,8 +627,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
         openers=(
             "Our cyber insurance renewal for the {biz} came back with a {pct}% higher premium and a "
             "{pages}-page questionnaire.",
-            "The insurance agent says underwriters won't cover our {biz} next year unless we turn on MFA for "
-            "everyone.",
+            "The insurance agent says underwriters won't cover our {biz} next year unless we turn on MFA for everyone.",
             "I own {bizname} and the cyber insurance renewal wants proof of MFA and tested backups before "
             "it will quote.",
         ),
@@ -685,14 +663,12 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
             "Moving {clients} clients from per TB to per-seat licensing made billing simple but hurt our "
             "margins on the big file servers.",
             "Distributor email this morning: licensing changes plus a price increase on every backup SKU.",
-            "Our {techs}-tech MSP has {seats} seats on one bundle, so any licensing change hits the whole "
-            "book.",
+            "Our {techs}-tech MSP has {seats} seats on one bundle, so any licensing change hits the whole book.",
             "{vendor} moved to per-seat licensing through the distributor and our cost per client jumped.",
         ),
         details=(
             "Per-seat pricing is easy to sell, but when licensing jumps mid-contract our margins absorb it.",
-            "We are building the price increase into the bundle at the next contract cycle instead of "
-            "eating it.",
+            "We are building the price increase into the bundle at the next contract cycle instead of eating it.",
             "I would rather have predictable per-seat licensing than chase margins on storage overages.",
             "Thinking about unbundling backup so the price increase is visible to clients.",
             "Our distributor offers better margins if we commit to {seats} seats for a year.",
@@ -738,8 +714,7 @@ _TEMPLATES: dict[tuple[str, str], _Voice] = {
         openers=(
             "Vendor licensing changes pushed backup costs up {pct}% for the MSPs we surveyed, while their "
             "per-seat prices to clients stayed flat.",
-            "The per-seat bundle made MSP pricing simple, but it hides which component drives each price "
-            "increase.",
+            "The per-seat bundle made MSP pricing simple, but it hides which component drives each price increase.",
             "Across {sample} MSPs we track, median margins on the managed services bundle fell to {margin}%.",
         ),
         details=(
@@ -995,6 +970,14 @@ def _dates(count: int, weights: Sequence[float], rng: random.Random) -> list[dat
     return dates
 
 
+_A_BEFORE_VOWEL = re.compile(r"\b([Aa]) (?=[aeioAEIO])")
+
+
+def _articles(text: str) -> str:
+    """ "a accounting firm" → "an accounting firm" once slots are filled ("u" words keep "a": "a user")."""
+    return _A_BEFORE_VOWEL.sub(r"\1n ", text)
+
+
 def _compose(voice: _Voice, spec: _FeedSpec, rng: random.Random, seen: set[str]) -> tuple[str, list[str]]:
     """A title and 2-3 sentences from ``voice`` within the word limits.
 
@@ -1009,9 +992,9 @@ def _compose(voice: _Voice, spec: _FeedSpec, rng: random.Random, seen: set[str])
         parts = [rng.choice(voice.openers), rng.choice(voice.details)]
         if rng.random() < 0.55:
             parts.append(rng.choice(voice.closers))
-        sentences = [part.format_map(slots) for part in parts]
+        sentences = [_articles(part.format_map(slots)) for part in parts]
         text = " ".join(sentences)
-        title = rng.choice(voice.titles).format_map(slots)
+        title = _articles(rng.choice(voice.titles).format_map(slots))
         fresh_title = title not in seen or attempt >= 150
         if text not in seen and fresh_title and MIN_WORDS <= len(text.split()) <= MAX_WORDS:
             seen.update((text, title))

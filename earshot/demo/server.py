@@ -107,9 +107,7 @@ class DemoServer:
     request served, so tests can see what the listener asked for.
     """
 
-    def __init__(
-        self, feeds: Sequence[DemoFeed] | None = None, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
+    def __init__(self, feeds: Sequence[DemoFeed] | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         feeds = build_demo_feeds() if feeds is None else feeds
         self.documents: dict[str, _Document] = {feed.path: _Document.of(feed) for feed in feeds}
         self.requests: list[tuple[str, int]] = []
