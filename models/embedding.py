@@ -39,7 +39,7 @@ def resolve_model(model: str) -> tuple[str, str]:
 class SentenceTransformerEmbedder:
     """sentence-transformers on the CPU (or ``device``), in batches, normalised for cosine."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64, device: str | None = None) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, device: str | None = None) -> None:
         self.name, location = resolve_model(model)
         if Path(location).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model never needs the hub
