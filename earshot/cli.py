@@ -17,11 +17,50 @@ STAGES = ("listen", "themes", "report")
 
 def _print_listen(summary: dict[str, Any]) -> None:
     print(
-        f"listen: {summary['sources']} sources, {summary['items']} items ({summary['new']} new), "
-        f"{summary['failed']} failed"
+        f"listen: {summary['sources']} sources, {summary['items']} items ({summary['new']} new, "
+        f"{summary['merged']} heard elsewhere too), {summary['failed']} failed"
     )
     for source_id, error in sorted(summary.get("errors", {}).items()):
         print(f"  ! {source_id}: {error}", file=sys.stderr)
+
+
+def _failing(db: Path) -> list[tuple[str, int, str | None]]:
+    from warehouse.connection import reader
+
+    with reader(db) as con:
+        rows = con.execute(
+            "SELECT source_id, consecutive_failures, last_error FROM source_health "
+            "WHERE enabled AND status = 'failing' ORDER BY 1"
+        ).fetchall()
+    return rows
+
+
+def _warn_failing(db: Path) -> None:
+    for source_id, failures, error in _failing(db):
+        print(f"FAILING: {source_id} has failed {failures} runs in a row; last error: {error}", file=sys.stderr)
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    """Source health: what each source yielded, when it last worked, and what went wrong."""
+    from earshot.paths import Paths
+    from warehouse.connection import reader
+
+    db = Paths.from_env().warehouse
+    with reader(db) as con:
+        rows = con.execute(
+            """
+            SELECT source_id, kind, audience, status, items_last_run, items_total, consecutive_failures,
+                   strftime(last_success_at, '%Y-%m-%d %H:%M'), coalesce(last_error_kind, '')
+            FROM source_health WHERE enabled ORDER BY status = 'failing' DESC, source_id
+            """
+        ).fetchall()
+    header = ("source", "kind", "audience", "status", "last run", "total", "fails", "last success", "last error")
+    table = [header, *[tuple("" if v is None else str(v) for v in row) for row in rows]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    _warn_failing(db)
+    return 4 if _failing(db) else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -38,6 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = listen.listen(ctx, workers=args.workers)
         failed_sources = summary["failed"]
         _print_listen(summary)
+        _warn_failing(ctx.paths.warehouse)
     if "themes" in stages:
         embedded = themes.embed(ctx)
         clustered = themes.cluster(ctx)
@@ -50,6 +90,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         written = report.report(ctx)
         print(f"report: {written['html']}")
     return 3 if failed_sources else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Rebuild the mentions of an empty warehouse from the landing zone."""
+    from earshot.replay import ReplayError, replay
+    from earshot.runs import RunContext
+
+    if args.config:
+        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    try:
+        totals = replay(RunContext.create())
+    except ReplayError as exc:
+        print(f"earshot replay: {exc}", file=sys.stderr)
+        return 1
+    print(f"replay: {totals['runs']} runs, {totals['fetches']} fetches, {totals['items']} items re-loaded")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -80,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stage", choices=(*STAGES, "all"), default="all")
     run.add_argument("--workers", type=int, default=8, help="sources fetched in parallel")
     run.set_defaults(func=cmd_run)
+
+    sources = sub.add_parser("sources", help="source health: last success, errors, items per run")
+    sources.set_defaults(func=cmd_sources)
+
+    replay = sub.add_parser("replay", help="rebuild an empty warehouse's mentions from the landing zone")
+    replay.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
+    replay.set_defaults(func=cmd_replay)
 
     demo = sub.add_parser("demo", help="run the whole pipeline offline on the bundled demo market")
     demo.add_argument(

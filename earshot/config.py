@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SOURCE_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -59,29 +59,129 @@ class FetchSettings(_Strict):
 
     timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     max_bytes: int = Field(default=10_000_000, gt=0)
+    retries: int = Field(default=1, ge=0, le=5, description="In-run retries of errors a retry can help with.")
+    max_retry_wait: float = Field(default=60.0, ge=0, description="Longest Retry-After honoured within a run.")
     user_agent: str = "earshot/0.1 (+https://github.com/earshot/earshot; market listening)"
 
 
-class FeedSource(_Strict):
-    """An RSS or Atom feed: blogs, news searches, podcasts, subreddit/HN RSS, review feeds."""
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+BaseUrl = Annotated[str, AfterValidator(lambda v: _http_url(v).rstrip("/"))]
+"""An endpoint that paths are appended to; overridable per source (proxies, gateways, loopback tests)."""
+
+
+class _SourceBase(_Strict):
+    """What every source has: an id, the audience it speaks for, and who counts as an influencer."""
 
     id: Annotated[str, Field(pattern=SOURCE_ID)]
-    kind: Literal["feed"]
     audience: Audience
-    url: str
     name: str = ""
     influencer: bool = Field(default=False, description="The voice behind this source is an influencer.")
+    influencer_authors: list[str] = Field(
+        default_factory=list, description="Authors within this source who are influencers (case-insensitive)."
+    )
     enabled: bool = True
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value
+
+class FeedSource(_SourceBase):
+    """An RSS or Atom feed: blogs, news searches, podcasts, subreddit/HN RSS, review feeds."""
+
+    kind: Literal["feed"]
+    url: HttpUrl
 
 
-Source = Annotated[FeedSource, Field(discriminator="kind")]
+class RedditComments(_Strict):
+    enabled: bool = False
+    depth: int = Field(default=2, ge=1, le=10, description="Reply levels to keep below each post.")
+    limit: int = Field(default=50, ge=1, le=1000, description="Comments kept per post, best first.")
+    more: int = Field(default=0, ge=0, le=32, description="'more comments' stubs to expand per post.")
+
+
+class RedditSource(_SourceBase):
+    """Subreddits through praw: a listing or a search, optionally with comments.
+
+    Credentials (client id, secret, user agent of a read-only app) come from the environment
+    (``credentials_env`` names the variable prefix) or an Airflow connection (``airflow_conn_id``),
+    never from this file.
+    """
+
+    kind: Literal["reddit"]
+    subreddits: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{2,21}$")]] = Field(min_length=1)
+    listing: Literal["new", "hot", "top", "rising", "search"] = "new"
+    query: str | None = None
+    time_filter: Literal["hour", "day", "week", "month", "year", "all"] = "week"
+    limit: int = Field(default=100, ge=1, le=1000, description="Posts per subreddit per run.")
+    comments: RedditComments = RedditComments()
+    nsfw: Literal["skip", "flag", "include"] = "skip"
+    removed: Literal["skip", "flag"] = "skip"
+    credentials_env: str = "REDDIT"
+    airflow_conn_id: str | None = None
+    oauth_url: BaseUrl = "https://oauth.reddit.com"
+    reddit_url: BaseUrl = "https://www.reddit.com"
+
+    @model_validator(mode="after")
+    def _search_needs_query(self) -> RedditSource:
+        if self.listing == "search" and not self.query:
+            raise ValueError("query: required when listing is 'search'")
+        return self
+
+
+class HackerNewsSource(_SourceBase):
+    """Hacker News stories and comments matching queries, through its public search API."""
+
+    kind: Literal["hackernews"]
+    queries: list[str] = Field(min_length=1)
+    tags: list[Literal["story", "comment"]] = Field(default_factory=lambda: ["story", "comment"], min_length=1)
+    hits_per_page: int = Field(default=100, ge=1, le=1000)
+    max_pages: int = Field(default=5, ge=1, le=50)
+    base_url: BaseUrl = "https://hn.algolia.com/api/v1"
+
+
+class AppStoreSource(_SourceBase):
+    """App Store customer reviews for one app in one country (the public customer-reviews feed)."""
+
+    kind: Literal["appstore"]
+    app_id: Annotated[str, Field(pattern=r"^\d{5,12}$")]
+    country: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "us"
+    pages: int = Field(default=3, ge=1, le=10)
+    base_url: BaseUrl = "https://itunes.apple.com"
+
+
+class ColumnMapping(_Strict):
+    """Which column (CSV) or key (JSONL) holds each field. Only ``text`` is required."""
+
+    text: str
+    id: str | None = None
+    title: str | None = None
+    rating: str | None = None
+    date: str | None = None
+    author: str | None = None
+    url: str | None = None
+
+
+class FileDropSource(_SourceBase):
+    """CSV or JSONL exports (review sites, support desks, surveys) dropped into a watched folder.
+
+    A file is loaded once; a changed file is loaded again (its rows upsert by id).
+    """
+
+    kind: Literal["filedrop"]
+    folder: str
+    pattern: str = "*"
+    format: Literal["auto", "csv", "jsonl"] = "auto"
+    columns: ColumnMapping
+    date_format: str | None = Field(default=None, description="strptime format; ISO 8601 is tried first.")
+
+
+Source = Annotated[
+    FeedSource | RedditSource | HackerNewsSource | AppStoreSource | FileDropSource, Field(discriminator="kind")
+]
+AnySource = FeedSource | RedditSource | HackerNewsSource | AppStoreSource | FileDropSource
 
 
 class ThemeSettings(_Strict):
@@ -130,14 +230,14 @@ class Market(_Strict):
                 )
         return self
 
-    def source(self, source_id: str) -> FeedSource:
+    def source(self, source_id: str) -> AnySource:
         for source in self.sources:
             if source.id == source_id:
                 return source
         raise KeyError(source_id)
 
     @property
-    def enabled_sources(self) -> list[FeedSource]:
+    def enabled_sources(self) -> list[AnySource]:
         return [s for s in self.sources if s.enabled]
 
 
@@ -165,7 +265,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"feed"}:  # discriminator tags add noise to the location
+        elif part in {"feed", "reddit", "hackernews", "appstore", "filedrop"}:  # discriminator tags: noise
             continue
         else:
             out += f".{part}" if out else str(part)

@@ -1,9 +1,9 @@
 """The listen stage: plan, fetch each source, load everything in one transaction.
 
-Fetching runs in parallel and never touches the warehouse; each fetch leaves an *outcome* file (and
-the normalised mentions) under ``outcomes/<run>/``. Loading is the only writer. This is how a fetch
-task that failed in Airflow still gets its error recorded against its source, and why re-running the
-load step is safe.
+Fetching runs in parallel and never touches the warehouse. Each fetch lands its raw payloads (with a
+manifest line) and leaves an *outcome* file plus the parsed mentions under ``outcomes/<run>/``.
+Loading is the only writer. This is how a fetch task that failed in Airflow still gets its error
+recorded against its source, and why re-running the load step is safe.
 """
 
 from __future__ import annotations
@@ -14,19 +14,20 @@ import shutil
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from earshot.config import AnySource, Market
 from earshot.runs import RunContext, safe_name
-from listeners import http
+from listeners.base import Fetched, FetchSettings, Listener, Payload
 from listeners.errors import ErrorKind, SourceError
-from listeners.feeds import ACCEPT, parse_feed
-from listeners.landing import atomic_write, land
+from listeners.landing import append_manifest, atomic_write, store_payload
 from listeners.mention import Mention
+from listeners.registry import listener_for
 from warehouse.connection import writer
-from warehouse.load import FetchRecord, SourceRow, fetch_state, record_fetches, record_run, sync_sources
+from warehouse.load import FetchRecord, SourceRow, cursors, record_fetches, record_run, sync_sources
 
 OUTCOME_RETENTION = timedelta(days=14)
 
@@ -35,67 +36,152 @@ def _outcome_dir(ctx: RunContext) -> Path:
     return ctx.paths.outcomes / safe_name(ctx.run_id)
 
 
+def source_row(source: AnySource) -> SourceRow:
+    locator = getattr(source, "url", None) or getattr(source, "folder", None)
+    if source.kind == "reddit":
+        locator = ",".join(f"r/{s}" for s in source.subreddits)
+    elif source.kind == "hackernews":
+        locator = "; ".join(source.queries)
+    elif source.kind == "appstore":
+        locator = f"{source.country}/{source.app_id}"
+    return SourceRow(source.id, source.kind, source.audience.value, source.name or source.id, locator,
+                     source.influencer, source.enabled)  # fmt: skip
+
+
 def plan(ctx: RunContext) -> list[dict[str, Any]]:
-    """Register the configured sources and return what each fetch needs (small: fits in XCom)."""
-    rows = [
-        SourceRow(s.id, s.kind, s.audience.value, s.name or s.id, s.url, s.influencer, s.enabled)
-        for s in ctx.market.sources
-    ]
+    """Register the configured sources and hand each fetch a reference to its cursor."""
     with writer(ctx.paths.warehouse) as con:
-        sync_sources(con, rows)
-        state = fetch_state(con)
+        sync_sources(con, [source_row(s) for s in ctx.market.sources])
+        state = cursors(con)
     _prune_outcomes(ctx.paths.outcomes, ctx.run_at)
-    return [
-        {
-            "source_id": s.id,
-            "etag": state.get(s.id, (None, None))[0],
-            "last_modified": state.get(s.id, (None, None))[1],
-        }
-        for s in ctx.market.enabled_sources
-    ]
+    specs = []
+    for source in ctx.market.enabled_sources:
+        path = _outcome_dir(ctx) / f"{source.id}.cursor.json"
+        _write_json(path, {"cursor": state.get(source.id)})
+        specs.append({"source_id": source.id, "cursor_file": str(path)})
+    return specs
+
+
+def fetch_settings(market: Market) -> FetchSettings:
+    return FetchSettings(
+        timeout=market.fetch.timeout_seconds, max_bytes=market.fetch.max_bytes, user_agent=market.fetch.user_agent
+    )
+
+
+def make_listener(source: AnySource) -> Listener:
+    if source.kind == "reddit":
+        from earshot.credentials import reddit_credentials
+
+        return listener_for("reddit", credentials=reddit_credentials)
+    return listener_for(source.kind)
 
 
 def fetch(ctx: RunContext, spec: dict[str, Any]) -> dict[str, Any]:
     """Fetch, land and parse one source. Never raises for source problems: the outcome says."""
     source = ctx.market.source(spec["source_id"])
-    settings = ctx.market.fetch
     started = time.monotonic()
     fetched_at = datetime.now(UTC)
     outcome: dict[str, Any] = {"source_id": source.id, "fetched_at": fetched_at.isoformat(), "status": "ok"}
+    attempts = 0
     try:
-        response = http.fetch(
-            source.id,
-            source.url,
-            timeout=settings.timeout_seconds,
-            max_bytes=settings.max_bytes,
-            user_agent=settings.user_agent,
-            etag=spec.get("etag"),
-            last_modified=spec.get("last_modified"),
-            accept=ACCEPT,
-        )
-        outcome.update(http_status=response.status, etag=response.etag, last_modified=response.last_modified)
-        if response.not_modified:
+        listener = make_listener(source)
+        cursor = json.loads(Path(spec["cursor_file"]).read_text())["cursor"] if spec.get("cursor_file") else None
+        fetched, attempts = _fetch_with_retries(listener, source, cursor, ctx.market)
+        outcome.update(http_status=fetched.http_status, attempts=attempts, payloads=len(fetched.payloads))
+        if fetched.not_modified:
             outcome["status"] = "not_modified"
         else:
-            meta = {"url": response.url, "status": response.status, "headers": response.headers}
-            outcome["landing_path"] = str(land(ctx.paths.landing, source.id, fetched_at, response.body, meta))
-            parsed = parse_feed(source.id, source.audience.value, response.body, response.headers)
-            outcome["mentions_file"] = _write_mentions(
-                _outcome_dir(ctx) / f"{source.id}.mentions.jsonl.gz", parsed.mentions
-            )
-            outcome["items"] = len(parsed.mentions)
-            if parsed.warning:
-                outcome.update(status="warning", warning=parsed.warning)
+            outcome["landed"] = _land(ctx, source, fetched, fetched_at)
+            outcome.update(_parse(ctx, source, listener, fetched))
     except SourceError as exc:
         outcome.update(status="error", error_kind=exc.kind.value, error=str(exc), retryable=exc.retryable)
-        if exc.retry_after is not None:
-            outcome["retry_after"] = exc.retry_after
+        outcome["attempts"] = max(attempts, 1)
     except Exception as exc:  # a bug in a listener must not stop the other sources
         outcome.update(status="error", error_kind=ErrorKind.INTERNAL.value, error=f"source {source.id!r}: {exc!r}")
-        outcome["retryable"] = False
+        outcome.update(retryable=False, attempts=max(attempts, 1))
+    if outcome["status"] != "error" or outcome.get("landed"):
+        _manifest(ctx, source, fetched_at, outcome)
     outcome["duration_s"] = round(time.monotonic() - started, 3)
     _write_json(_outcome_dir(ctx) / f"{source.id}.json", outcome)
     return {k: outcome.get(k) for k in ("source_id", "status", "items", "error_kind", "error", "retryable")}
+
+
+def _fetch_with_retries(
+    listener: Listener, source: AnySource, cursor: dict[str, Any] | None, market: Market
+) -> tuple[Fetched, int]:
+    """Retry within the run what a retry can fix, honouring Retry-After up to ``max_retry_wait``;
+    longer outages are the scheduler's to retry (Airflow retries the task with backoff)."""
+    settings, attempt = fetch_settings(market), 0
+    while True:
+        attempt += 1
+        try:
+            return listener.fetch(source, cursor, settings), attempt
+        except SourceError as exc:
+            wait = exc.retry_after if exc.retry_after is not None else float(2 ** (attempt - 1))
+            if not exc.retryable or attempt > market.fetch.retries or wait > market.fetch.max_retry_wait:
+                raise
+            time.sleep(wait)
+
+
+def _land(ctx: RunContext, source: AnySource, fetched: Fetched, fetched_at: datetime) -> list[dict[str, Any]]:
+    """Keep every payload before parsing it: a parse error loses nothing."""
+    return [
+        {"file": store_payload(ctx.paths.landing, source.id, fetched_at, payload.body).name, "meta": payload.meta}
+        for payload in fetched.payloads
+    ]
+
+
+def _parse(ctx: RunContext, source: AnySource, listener: Listener, fetched: Fetched) -> dict[str, Any]:
+    mentions, warnings = parse_payloads(source, listener, fetched.payloads)
+    warnings = list(fetched.warnings) + warnings
+    result: dict[str, Any] = {
+        "landing_path": str(ctx.paths.landing / f"source={source.id}"),
+        "cursor": fetched.cursor,
+        "items": len(mentions),
+        "mentions_file": _write_mentions(_outcome_dir(ctx) / f"{source.id}.mentions.jsonl.gz", mentions),
+    }
+    if warnings:
+        result.update(status="warning", warning="; ".join(dict.fromkeys(warnings)))
+    return result
+
+
+def parse_payloads(
+    source: AnySource, listener: Listener, payloads: Iterable[Payload]
+) -> tuple[list[Mention], list[str]]:
+    """Mentions from raw payloads, influencers marked: the one path shared by listen and replay."""
+    mentions: list[Mention] = []
+    warnings: list[str] = []
+    for payload in payloads:
+        parsed = listener.parse(source, payload)
+        mentions.extend(parsed.mentions)
+        if parsed.warning:
+            warnings.append(parsed.warning)
+    return mark_influencers(source, mentions), warnings
+
+
+def mark_influencers(source: AnySource, mentions: list[Mention]) -> list[Mention]:
+    """A mention is an influencer's when its source is one, or its author is named as one."""
+    named = {a.casefold() for a in source.influencer_authors}
+    return [
+        replace(m, influencer=True) if source.influencer or (m.author and m.author.casefold() in named) else m
+        for m in mentions
+    ]
+
+
+def _manifest(ctx: RunContext, source: AnySource, fetched_at: datetime, outcome: dict[str, Any]) -> None:
+    entry = {
+        "run_id": ctx.run_id,
+        "run_at": ctx.run_at.isoformat(),
+        "fetched_at": outcome["fetched_at"],
+        "source": source.model_dump(mode="json"),
+        "status": outcome["status"],
+        "error": outcome.get("error"),
+        "http_status": outcome.get("http_status"),
+        "payloads": outcome.get("landed", []),
+        "cursor": outcome.get("cursor"),
+        "warning": outcome.get("warning"),
+    }
+    append_manifest(ctx.paths.landing, source.id, fetched_at, entry)
 
 
 def load(ctx: RunContext, source_ids: Iterable[str]) -> dict[str, Any]:
@@ -128,21 +214,20 @@ def _record_for(ctx: RunContext, source_id: str) -> FetchRecord:
             error=f"source {source_id!r}: no fetch outcome recorded (the fetch task died; see its log)",
         )
     outcome = json.loads(path.read_text(encoding="utf-8"))
-    mentions: list[Mention] = []
-    if outcome.get("mentions_file"):
-        mentions = _read_mentions(Path(outcome["mentions_file"]))
+    mentions = _read_mentions(Path(outcome["mentions_file"])) if outcome.get("mentions_file") else []
     return FetchRecord(
         source_id=source_id,
         status=outcome["status"],
         fetched_at=datetime.fromisoformat(outcome["fetched_at"]),
         http_status=outcome.get("http_status"),
-        etag=outcome.get("etag"),
-        last_modified=outcome.get("last_modified"),
+        cursor=outcome.get("cursor"),
         warning=outcome.get("warning"),
         error_kind=outcome.get("error_kind"),
         error=outcome.get("error"),
         landing_path=outcome.get("landing_path"),
         duration_s=outcome.get("duration_s", 0.0),
+        attempts=outcome.get("attempts", 1),
+        payloads=outcome.get("payloads", 0),
         mentions=mentions,
     )
 
@@ -153,14 +238,16 @@ def _write_mentions(path: Path, mentions: list[Mention]) -> str:
     return str(path)
 
 
+def mention_from_json(row: dict[str, Any]) -> Mention:
+    if row.get("published_at"):
+        row["published_at"] = datetime.fromisoformat(row["published_at"])
+    row["flags"] = tuple(row.get("flags") or ())
+    return Mention(**row)
+
+
 def _read_mentions(path: Path) -> list[Mention]:
-    out = []
-    for line in gzip.decompress(path.read_bytes()).decode("utf-8").splitlines():
-        row = json.loads(line)
-        if row["published_at"]:
-            row["published_at"] = datetime.fromisoformat(row["published_at"])
-        out.append(Mention(**row))
-    return out
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    return [mention_from_json(json.loads(line)) for line in text.splitlines()]
 
 
 def _iso(value: object) -> str:

@@ -55,15 +55,20 @@ def build_content(ctx: RunContext, con: duckdb.DuckDBPyConnection) -> ReportCont
 
 
 def _mention_totals(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, int]]:
-    rows = con.execute("SELECT audience, count(*) FROM mentions GROUP BY audience ORDER BY 2 DESC").fetchall()
-    return sum(n for _, n in rows), dict(rows)
+    """Conversations in all, and per audience: one heard among two audiences counts for both."""
+    total = con.execute("SELECT count(*) FROM mentions").fetchone()
+    rows = con.execute(
+        "SELECT audience, count(DISTINCT mention_id) FROM mention_sources GROUP BY audience ORDER BY 2 DESC"
+    ).fetchall()
+    return (int(total[0]) if total else 0), dict(rows)
 
 
 def _themes(con: duckdb.DuckDBPyConnection, run_id: str, limit: int) -> list[ThemeView]:
     themes = con.execute(
         """
-        SELECT t.theme_id, t.label, t.keywords, count(*) AS volume, count(DISTINCT m.source_id) AS sources
-        FROM theme_members tm JOIN themes t USING (theme_id) JOIN mentions m USING (mention_id)
+        SELECT t.theme_id, t.label, t.keywords, count(DISTINCT tm.mention_id) AS volume,
+               count(DISTINCT ms.source_id) AS sources
+        FROM theme_members tm JOIN themes t USING (theme_id) JOIN mention_sources ms USING (mention_id)
         WHERE tm.run_id = ? GROUP BY ALL ORDER BY volume DESC, t.theme_id LIMIT ?
         """,
         [run_id, limit],
@@ -71,7 +76,8 @@ def _themes(con: duckdb.DuckDBPyConnection, run_id: str, limit: int) -> list[The
     mix: dict[str, dict[str, int]] = defaultdict(dict)
     for theme_id, audience, n in con.execute(
         """
-        SELECT tm.theme_id, m.audience, count(*) FROM theme_members tm JOIN mentions m USING (mention_id)
+        SELECT tm.theme_id, ms.audience, count(DISTINCT tm.mention_id)
+        FROM theme_members tm JOIN mention_sources ms USING (mention_id)
         WHERE tm.run_id = ? GROUP BY ALL ORDER BY 3 DESC, 2
         """,
         [run_id],
@@ -96,10 +102,9 @@ def _themes(con: duckdb.DuckDBPyConnection, run_id: str, limit: int) -> list[The
 def _source_health(con: duckdb.DuckDBPyConnection) -> list[SourceHealth]:
     rows = con.execute(
         """
-        SELECT s.source_id, s.kind, s.audience, coalesce(s.last_status, 'never fetched'), s.items_last_run,
-               (SELECT count(*) FROM mentions m WHERE m.source_id = s.source_id), s.consecutive_failures,
-               s.last_success_at, CASE WHEN s.last_status = 'error' THEN s.last_error END
-        FROM sources s WHERE s.enabled ORDER BY s.consecutive_failures DESC, s.source_id
+        SELECT source_id, kind, audience, status, items_last_run, items_total, consecutive_failures,
+               last_success_at, CASE WHEN status IN ('error', 'failing') THEN last_error END
+        FROM source_health WHERE enabled ORDER BY consecutive_failures DESC, source_id
         """
     ).fetchall()
     return [SourceHealth(*row) for row in rows]

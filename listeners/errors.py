@@ -16,6 +16,8 @@ class ErrorKind(StrEnum):
     TRUNCATED = "truncated"
     NOT_A_FEED = "not_a_feed"
     MALFORMED = "malformed"
+    AUTH = "auth"  # missing, wrong or refused credentials
+    MISSING = "missing"  # a folder, subreddit or app that does not exist
     INTERNAL = "internal"
 
 

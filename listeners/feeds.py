@@ -8,24 +8,22 @@ by us and handed over as bytes, so feedparser never treats untrusted text as a p
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import feedparser
 
+from listeners import http
+from listeners.base import Fetched, FetchSettings, Parsed, Payload
 from listeners.errors import ErrorKind, SourceError
-from listeners.mention import Mention, content_hash, stable_id
+from listeners.mention import Mention, make_mention, stable_id
 from listeners.text import html_to_text
 
+if TYPE_CHECKING:
+    from earshot.config import FeedSource
+
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
-
-
-@dataclass(frozen=True)
-class ParsedFeed:
-    mentions: list[Mention]
-    warning: str | None = None
-    skipped: int = 0
 
 
 def _timestamp(entry: Any) -> datetime | None:
@@ -57,7 +55,7 @@ def entry_to_mention(entry: Any, source_id: str, audience: str) -> Mention | Non
     link = entry.get("link") or None
     key = entry.get("id") or link or stable_id(title, text[:200])
     author = html_to_text(entry.get("author", "")) or None
-    mention = Mention(
+    return make_mention(
         mention_id=stable_id(source_id, key),
         source_id=source_id,
         audience=audience,
@@ -66,16 +64,11 @@ def entry_to_mention(entry: Any, source_id: str, audience: str) -> Mention | Non
         title=title,
         text=text or title,
         published_at=_timestamp(entry),
-        content_hash="",
+        kind="article",
     )
-    return _with_hash(mention)
 
 
-def _with_hash(mention: Mention) -> Mention:
-    return replace(mention, content_hash=content_hash(mention.body))
-
-
-def parse_feed(source_id: str, audience: str, body: bytes, headers: dict[str, str] | None = None) -> ParsedFeed:
+def parse_feed(source_id: str, audience: str, body: bytes, headers: dict[str, str] | None = None) -> Parsed:
     """Parse a fetched feed; raise :class:`SourceError` when nothing usable came back."""
     parsed = feedparser.parse(body, response_headers=headers or {})
     entries = parsed.get("entries", [])
@@ -100,4 +93,30 @@ def parse_feed(source_id: str, audience: str, body: bytes, headers: dict[str, st
     if skipped:
         note = f"{skipped} entries without any text were skipped"
         warning = f"{warning}; {note}" if warning else note
-    return ParsedFeed(mentions=mentions, warning=warning, skipped=skipped)
+    return Parsed(mentions=mentions, warning=warning, skipped=skipped)
+
+
+class FeedListener:
+    """RSS/Atom over HTTP with conditional GET; the cursor holds the ETag and Last-Modified."""
+
+    def fetch(self, source: FeedSource, cursor: Mapping[str, Any] | None, settings: FetchSettings) -> Fetched:
+        cursor = cursor or {}
+        response = http.fetch(
+            source.id,
+            source.url,
+            timeout=settings.timeout,
+            max_bytes=settings.max_bytes,
+            user_agent=settings.user_agent,
+            etag=cursor.get("etag"),
+            last_modified=cursor.get("last_modified"),
+            accept=ACCEPT,
+        )
+        validators = {"etag": response.etag, "last_modified": response.last_modified}
+        new_cursor = {k: v for k, v in validators.items() if v} or None
+        if response.not_modified:
+            return Fetched(payloads=[], cursor=None, http_status=304, not_modified=True)
+        meta = {"url": response.url, "status": response.status, "headers": response.headers}
+        return Fetched(payloads=[Payload(response.body, meta)], cursor=new_cursor, http_status=response.status)
+
+    def parse(self, source: FeedSource, payload: Payload) -> Parsed:
+        return parse_feed(source.id, source.audience.value, payload.body, payload.meta.get("headers") or {})

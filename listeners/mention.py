@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 def stable_id(*parts: str) -> str:
@@ -24,7 +26,8 @@ class Mention:
     """One item heard from one source, normalised.
 
     ``mention_id`` is stable across runs (source id + the item's own id or link), so re-fetching an
-    item upserts it instead of duplicating it.
+    item upserts it instead of duplicating it. ``content_hash`` must be ``content_hash(self.body)``:
+    build mentions with :func:`make_mention`, which fills it in.
     """
 
     mention_id: str
@@ -36,6 +39,13 @@ class Mention:
     text: str
     published_at: datetime | None
     content_hash: str
+    kind: str = "post"  # post | comment | article | review
+    parent_id: str | None = None  # the mention a comment replies to
+    score: int | None = None  # engagement: votes, points
+    comments: int | None = None  # engagement: replies
+    rating: float | None = None  # reviews: stars
+    flags: tuple[str, ...] = ()  # e.g. "nsfw", "removed", "deleted"
+    influencer: bool = False  # said by a source or author named as an influencer
 
     @property
     def body(self) -> str:
@@ -48,3 +58,40 @@ def mention_body(title: str | None, text: str | None) -> str:
     if title and text and not text.startswith(title):
         return f"{title.rstrip('.')}. {text}"
     return text or title
+
+
+def make_mention(**fields: object) -> Mention:
+    """A :class:`Mention` with its ``content_hash`` computed from its title and text."""
+    fields.setdefault("content_hash", "")
+    draft = Mention(**fields)  # type: ignore[arg-type]
+    return replace(draft, content_hash=content_hash(draft.body))
+
+
+_TRACKING_PARAMS = re.compile(r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|igshid)$", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+NEAR_KEY_MIN_WORDS = 8
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL as a conversation key: scheme and host lower-cased, ``www.``, fragments, trailing slashes
+    and tracking parameters dropped, remaining parameters sorted. ``None`` for non-web URLs."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    host = parts.netloc.lower().removeprefix("www.")
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k))
+    )
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("https", host, path, query, ""))
+
+
+def near_key(text: str) -> str | None:
+    """Key under which near-identical texts (same words; case, punctuation and spacing aside) meet.
+    Short texts ("Thanks!", "+1") get none: they are not the same conversation just by being alike."""
+    words = _WORD.findall(text.casefold())
+    if len(words) < NEAR_KEY_MIN_WORDS:
+        return None
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:32]

@@ -59,6 +59,7 @@ _STATUS_STYLES = {
     "not_modified": StatusStyle("status-ok", "✓"),  # conditional GET: healthy, nothing new
     "warning": StatusStyle("status-warning", "▲"),
     "error": StatusStyle("status-error", "✕"),
+    "failing": StatusStyle("status-error", "‼"),  # failed several runs in a row: needs a person
     "never fetched": StatusStyle("status-never", "○"),
 }
 _UNKNOWN_STATUS = StatusStyle("status-unknown", "?")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -40,13 +42,13 @@ def conditional(body: bytes) -> object:
     return reply
 
 
-def write_market(path: Path, server: LoopbackServer, routes: dict[str, str]) -> Path:
+def write_market(path: Path, server: LoopbackServer, routes: dict[str, str], retries: int = 0) -> Path:
     audiences = ["customers", "customers_customers", "influencers"]
     plan = {
         "company": {"name": "Testco"},
         "offer": {"summary": "Backups"},
         "audiences": {a: {} for a in audiences},
-        "fetch": {"timeout_seconds": 2},
+        "fetch": {"timeout_seconds": 2, "retries": retries},
         "sources": [
             {"id": source_id, "kind": "feed", "audience": audiences[i % 3], "url": server.url(route)}
             for i, (source_id, route) in enumerate(routes.items())
@@ -133,14 +135,24 @@ def test_second_run_uses_conditional_get_and_changes_nothing(
     assert table(db, "SELECT count(*) FROM runs WHERE stage = 'listen' AND status = 'partial'") == [(2,)]
 
 
-def test_raw_payloads_are_landed_once(market: Path, earshot_home: Path) -> None:
+def test_raw_payloads_are_landed_once_with_a_manifest_of_every_fetch(market: Path, earshot_home: Path) -> None:
     main(["run", "--stage", "listen"])
     main(["run", "--stage", "listen"])  # 304 for good; bozo is re-sent unchanged
     landed = sorted((earshot_home / "landing").rglob("*.payload.gz"))
-    # every 200 body is kept, a non-feed too (for diagnosis); 304s and errors land nothing
+    # every body received is kept once, a non-feed too (for diagnosis); 304s and HTTP errors land nothing
     assert [p.parent.parent.name for p in landed] == ["source=bozo", "source=good", "source=login-page"]
     assert gzip.decompress(landed[1].read_bytes()) == GOOD
-    assert landed[1].with_suffix("").with_suffix(".json").exists()
+    manifests = {
+        p.parent.parent.name: [json.loads(line) for line in p.read_text().splitlines()]
+        for p in (earshot_home / "landing").rglob("manifest.jsonl")
+    }
+    assert [e["status"] for e in manifests["source=good"]] == ["ok", "not_modified"]
+    assert [e["status"] for e in manifests["source=bozo"]] == ["warning", "warning"]
+    assert [e["status"] for e in manifests["source=login-page"]] == ["error", "error"]
+    first = manifests["source=good"][0]
+    assert first["payloads"][0]["file"] == landed[1].name
+    assert first["source"]["url"].endswith("/good.xml") and first["cursor"]["etag"].startswith('"')
+    assert "source=down" not in manifests  # nothing was received
 
 
 def test_reloading_a_run_is_idempotent(market: Path, earshot_home: Path) -> None:
@@ -163,3 +175,82 @@ def test_a_fetch_that_died_is_recorded_as_an_error(market: Path, earshot_home: P
     summary = listen.load(ctx, ["good"])
     assert summary["failed"] == 1
     assert "no fetch outcome recorded" in summary["errors"]["good"]
+
+
+def snapshot(db: Path) -> dict[str, list[tuple]]:
+    return {
+        "mentions": table(db, "SELECT * FROM mentions ORDER BY mention_id"),
+        "mention_sources": table(db, "SELECT * FROM mention_sources ORDER BY source_id, item_id"),
+        "cursors": table(db, "SELECT source_id, cursor FROM sources WHERE cursor IS NOT NULL ORDER BY 1"),
+    }
+
+
+def test_replay_rebuilds_identical_mentions_from_the_landing_zone(
+    market: Path,
+    earshot_home: Path,
+    http_server: LoopbackServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["run", "--stage", "listen"])
+    grown = rss(
+        [
+            {
+                "guid": f"g{i}",
+                "title": f"Backup restore story {i}",
+                "link": f"https://f.example/{i}",
+                "description": f"Edited: client {i} restored.",
+            }
+            for i in range(7)
+        ]
+    )
+    http_server.routes["/good.xml"] = conditional(grown)  # new items, an edited one, a new ETag
+    main(["run", "--stage", "listen"])
+    live = snapshot(earshot_home / "earshot.duckdb")
+    assert len(live["mentions"]) == 9 and live["cursors"]
+
+    assert main(["replay"]) == 1  # refuses to touch a warehouse that holds mentions
+    assert "replay rebuilds an empty warehouse" in capsys.readouterr().err
+
+    monkeypatch.setenv("EARSHOT_WAREHOUSE", str(earshot_home / "rebuilt.duckdb"))
+    assert main(["replay"]) == 0
+    assert "replay: 2 runs" in capsys.readouterr().out
+    assert snapshot(earshot_home / "rebuilt.duckdb") == live
+
+
+def test_a_source_that_keeps_failing_is_flagged_loudly(
+    market: Path, earshot_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(3):
+        main(["run", "--stage", "listen"])
+    err = capsys.readouterr().err
+    assert "FAILING: down has failed 3 runs in a row; last error: source 'down': http_5xx" in err
+    assert main(["sources"]) == 4
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert lines["down"][3] == "failing" and lines["good"][3] == "not_modified"
+    assert lines["good"][4:6] == ["0", "5"]  # items last run, items in all
+    health = table(
+        earshot_home / "earshot.duckdb", "SELECT items_recent_runs FROM source_health WHERE source_id = 'good'"
+    )
+    assert health == [([0, 0, 5],)]
+
+
+def test_rate_limits_are_honoured_within_the_run(
+    tmp_path: Path, http_server: LoopbackServer, earshot_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def limited(handler) -> Reply:  # type: ignore[no-untyped-def]
+        calls.append(time.monotonic())
+        ok = Reply(200, GOOD, {"Content-Type": "application/rss+xml"})
+        return Reply(429, headers={"Retry-After": "1"}) if len(calls) == 1 else ok
+
+    http_server.routes["/limited.xml"] = limited
+    monkeypatch.setenv(
+        "EARSHOT_CONFIG", str(write_market(tmp_path / "m.yaml", http_server, {"limited": "/limited.xml"}, retries=2))
+    )
+    assert main(["run", "--stage", "listen"]) == 0
+    assert len(calls) == 2 and calls[1] - calls[0] >= 0.95  # waited as asked, then succeeded
+    fetch = table(earshot_home / "earshot.duckdb", "SELECT status, attempts, items FROM fetches")
+    assert fetch == [("ok", 2, 5)]

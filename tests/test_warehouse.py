@@ -16,40 +16,39 @@ import pytest
 from listeners.mention import Mention, content_hash, stable_id
 from warehouse.connection import WarehouseBusyError, reader, writer
 from warehouse.extensions import load_extensions
-from warehouse.load import FetchRecord, SourceRow, fetch_state, record_fetches, sync_sources
+from warehouse.load import FetchRecord, SourceRow, cursors, record_fetches, sync_sources
 from warehouse.migrate import available, current_version
 
 RUN_AT = datetime(2026, 11, 16, 12, tzinfo=UTC)
-TABLES = ("sources", "fetches", "mentions", "embeddings", "themes", "theme_members", "theme_quotes", "runs")
+TABLES = (
+    "sources",
+    "fetches",
+    "mentions",
+    "mention_sources",
+    "embeddings",
+    "themes",
+    "theme_members",
+    "theme_quotes",
+    "runs",
+)
 
 
-def mention(source: str, key: str, text: str) -> Mention:
+def mention(source: str, key: str, text: str, url: str | None = None, audience: str = "customers") -> Mention:
     return Mention(
-        stable_id(source, key),
-        source,
-        "customers",
-        f"https://x.example/{key}",
-        "ann",
-        "",
-        text,
-        RUN_AT,
-        content_hash(text),
-    )
+        stable_id(source, key), source, audience, url or f"https://{source}.example/{key}", "ann", "", text,
+        RUN_AT, content_hash(text),
+    )  # fmt: skip
 
 
 def records(n: int = 3) -> list[FetchRecord]:
     return [
         FetchRecord(
-            "forum",
-            "ok",
-            RUN_AT,
-            200,
-            etag='"e1"',
-            last_modified="Mon, 16 Nov 2026 10:00:00 GMT",
+            "forum", "ok", RUN_AT, 200,
+            cursor={"etag": '"e1"', "last_modified": "Mon, 16 Nov 2026 10:00:00 GMT"},
             mentions=[mention("forum", f"k{i}", f"text number {i}") for i in range(n)],
         ),
         FetchRecord("blog", "error", RUN_AT, error_kind="http_5xx", error="source 'blog': http_5xx: 503"),
-    ]
+    ]  # fmt: skip
 
 
 def counts(db: Path) -> dict[str, int]:
@@ -97,7 +96,7 @@ def test_loading_the_same_run_twice_leaves_identical_rows(tmp_path: Path) -> Non
         health = con.execute("SELECT consecutive_failures FROM sources WHERE source_id = 'blog'").fetchone()
     assert counts(db) == snapshot
     assert (first["new"], again["new"]) == (3, 0)
-    assert snapshot["mentions"] == 3 and snapshot["fetches"] == 2
+    assert snapshot["mentions"] == snapshot["mention_sources"] == 3 and snapshot["fetches"] == 2
     assert health == (2,)  # each recorded failure counts; the rows do not multiply
 
 
@@ -106,12 +105,12 @@ def test_state_advances_only_for_successful_sources(tmp_path: Path) -> None:
     setup_sources(db)
     with writer(db) as con:
         record_fetches(con, "run-1", RUN_AT, records())
-        state = fetch_state(con)
+        state = cursors(con)
         blog = con.execute(
             "SELECT last_status, last_error_kind, last_success_at FROM sources WHERE source_id='blog'"
         ).fetchone()
-    assert state["forum"] == ('"e1"', "Mon, 16 Nov 2026 10:00:00 GMT")
-    assert state["blog"] == (None, None)
+    assert state["forum"] == {"etag": '"e1"', "last_modified": "Mon, 16 Nov 2026 10:00:00 GMT"}
+    assert state["blog"] is None
     assert blog == ("error", "http_5xx", None)
 
 
@@ -136,6 +135,75 @@ def test_removed_sources_are_disabled_not_deleted(tmp_path: Path) -> None:
             ("blog", False),
             ("forum", True),
         ]
+
+
+def test_one_conversation_from_two_sources_is_stored_once_with_both_provenances(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    setup_sources(db)
+    article = "https://blog.example/why-restores-fail"
+    long_text = "Immutable backups are worthless if nobody has ever tested a full restore of the office"
+    forum = [
+        mention("forum", "p1", "We read this and tested our restores", url=article + "?utm_source=rss"),
+        mention("forum", "p2", long_text),
+        mention("forum", "p3", "Thanks!"),
+    ]
+    blog = [
+        mention(
+            "blog",
+            "b1",
+            "Why restores fail: a field guide",
+            url="https://www.blog.example/why-restores-fail/",
+            audience="influencers",
+        ),
+        mention(
+            "blog", "b2", "  immutable BACKUPS are worthless, if nobody has ever tested a full restore of the office!"
+        ),
+        mention("blog", "b3", "thanks"),
+    ]
+    records_ = [FetchRecord("forum", "ok", RUN_AT, mentions=forum), FetchRecord("blog", "ok", RUN_AT, mentions=blog)]
+    with writer(db) as con:
+        totals = record_fetches(con, "run-1", RUN_AT, records_)
+        conversations = con.execute("SELECT count(*) FROM mentions").fetchone()
+        provenance = con.execute(
+            "SELECT mention_id, list(source_id ORDER BY source_id), list(audience ORDER BY source_id) "
+            "FROM mention_sources GROUP BY 1 HAVING count(*) > 1 ORDER BY 1"
+        ).fetchall()
+        again = record_fetches(con, "run-2", RUN_AT, list(reversed(records_)))
+        stable = con.execute("SELECT count(*) FROM mentions").fetchone()
+    assert conversations == (4,)  # same URL (tracking and www aside) and same words merge; "Thanks!" does not
+    assert totals["merged"] == 2
+    assert sorted(p[1:] for p in provenance) == [
+        (["blog", "forum"], ["customers", "customers"]),  # same words (b2 ~ p2)
+        (["blog", "forum"], ["influencers", "customers"]),  # same URL (b1 ~ p1)
+    ]
+    assert again["new"] == 0 and stable == (4,)  # items stay in their conversation on later runs
+
+
+def test_upgrading_a_version_1_warehouse_keeps_its_data(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+        "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    con.execute(available()[0].sql)
+    con.execute("INSERT INTO schema_migrations (version, name) VALUES (1, 'init')")
+    con.execute(
+        "INSERT INTO sources (source_id, kind, audience, etag, last_modified) "
+        "VALUES ('forum', 'feed', 'customers', '\"v7\"', 'Mon, 16 Nov 2026 10:00:00 GMT')"
+    )
+    con.execute(
+        "INSERT INTO mentions VALUES ('m1', 'forum', 'customers', 'https://f.example/1', 'ann', 't', "
+        "'text', NULL, 'h', 'run-0', 'run-0', now(), now())"
+    )
+    con.close()
+    with writer(db) as con:
+        assert current_version(con) == available()[-1].version
+        assert cursors(con)["forum"] == {"etag": '"v7"', "last_modified": "Mon, 16 Nov 2026 10:00:00 GMT"}
+        assert con.execute("SELECT source_id, item_id, mention_id FROM mention_sources").fetchall() == [
+            ("forum", "m1", "m1")
+        ]
+        assert con.execute("SELECT kind, flags, influencer FROM mentions").fetchall() == [("article", [], False)]
 
 
 CRASH = textwrap.dedent(
