@@ -278,7 +278,7 @@ def parse_market(data: Any, path: Path) -> Market:
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     data = _expand(data, "", path)
     try:
-        return Market.model_validate(data)
+        market = Market.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -288,6 +288,19 @@ def parse_market(data: Any, path: Path) -> Market:
                 message = "unknown field (check its spelling)"
             problems.append(f"{loc}: {message}" if loc != "(top level)" or ":" not in message else message)
         raise ConfigError(f"{path}: " + "; ".join(problems)) from None
+    return _anchor_folders(market, Path(path).resolve().parent)
+
+
+def _anchor_folders(market: Market, base: Path) -> Market:
+    """Relative file-drop folders are relative to market.yaml, not to whichever directory a worker
+    happens to run in."""
+    sources = [
+        s.model_copy(update={"folder": str(base / s.folder)})
+        if isinstance(s, FileDropSource) and not Path(s.folder).is_absolute()
+        else s
+        for s in market.sources
+    ]
+    return market.model_copy(update={"sources": sources})
 
 
 def load_market(path: Path | str) -> Market:

@@ -17,10 +17,17 @@ import numpy as np
 
 from earshot.runs import RunContext
 from listeners.mention import mention_body
+from warehouse.bulk import staged
 from warehouse.connection import reader, transaction, writer
 from warehouse.load import record_run
 
 EMBED_CHUNK = 2048  # texts embedded between two short writer sessions
+_VECTOR = {"content_hash": "VARCHAR", "model": "VARCHAR", "dims": "INTEGER", "vector": "FLOAT[]",
+           "created_at": "TIMESTAMPTZ"}  # fmt: skip
+_THEME = {"theme_id": "VARCHAR", "label": "VARCHAR", "keywords": "VARCHAR[]", "model": "VARCHAR",
+          "centroid": "FLOAT[]", "size": "INTEGER", "coherence": "DOUBLE"}  # fmt: skip
+_MEMBER = {"run_id": "VARCHAR", "mention_id": "VARCHAR", "theme_id": "VARCHAR", "similarity": "DOUBLE"}
+_QUOTE = {"run_id": "VARCHAR", "theme_id": "VARCHAR", "rank": "INTEGER", "mention_id": "VARCHAR"}
 
 
 def embed(ctx: RunContext) -> dict[str, Any]:
@@ -45,14 +52,9 @@ def embed(ctx: RunContext) -> dict[str, Any]:
             chunk = todo[start : start + EMBED_CHUNK]
             vectors = embedder.embed([mention_body(title, text) for _, title, text in chunk])
             now = datetime.now(UTC)
-            with writer(ctx.paths.warehouse) as con, transaction(con):
-                con.executemany(
-                    "INSERT INTO embeddings VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [
-                        (h, model_name, vectors.shape[1], v.tolist(), now)
-                        for (h, _, _), v in zip(chunk, vectors, strict=True)
-                    ],
-                )
+            rows = ((h, model_name, vectors.shape[1], v, now) for (h, _, _), v in zip(chunk, vectors, strict=True))
+            with writer(ctx.paths.warehouse) as con, transaction(con), staged(con, "staged_vectors", _VECTOR, rows):
+                con.execute("INSERT INTO embeddings SELECT * FROM staged_vectors ON CONFLICT DO NOTHING")
             embedded += len(chunk)
     return {"model": model_name, "embedded": embedded}
 
@@ -158,21 +160,22 @@ def _write_themes(
     with writer(ctx.paths.warehouse) as con, transaction(con):
         model_name = details["model"]
         con.execute("UPDATE themes SET active = FALSE WHERE model = ?", [model_name])
-        con.executemany(
-            """
-            INSERT INTO themes (theme_id, label, keywords, model, centroid, size, coherence, first_seen_run,
-                last_seen_run, active)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE)
-            ON CONFLICT (theme_id) DO UPDATE SET label = excluded.label, keywords = excluded.keywords,
-                centroid = excluded.centroid, size = excluded.size, coherence = excluded.coherence,
-                last_seen_run = excluded.last_seen_run, active = TRUE
-            """,
-            [(*row, ctx.run_id, ctx.run_id) for row in themes_rows],
-        )
+        with staged(con, "staged_themes", _THEME, themes_rows):
+            con.execute(
+                """
+                INSERT INTO themes (theme_id, label, keywords, model, centroid, size, coherence, first_seen_run,
+                    last_seen_run, active)
+                SELECT *, $run, $run, TRUE FROM staged_themes
+                ON CONFLICT (theme_id) DO UPDATE SET label = excluded.label, keywords = excluded.keywords,
+                    centroid = excluded.centroid, size = excluded.size, coherence = excluded.coherence,
+                    last_seen_run = excluded.last_seen_run, active = TRUE
+                """,
+                {"run": ctx.run_id},
+            )
         con.execute("DELETE FROM theme_members WHERE run_id = ?", [ctx.run_id])
         con.execute("DELETE FROM theme_quotes WHERE run_id = ?", [ctx.run_id])
-        if member_rows:
-            con.executemany("INSERT INTO theme_members VALUES (?, ?, ?, ?)", member_rows)
-        if quote_rows:
-            con.executemany("INSERT INTO theme_quotes VALUES (?, ?, ?, ?)", quote_rows)
+        with staged(con, "staged_members", _MEMBER, member_rows):
+            con.execute("INSERT INTO theme_members SELECT * FROM staged_members")
+        with staged(con, "staged_quotes", _QUOTE, quote_rows):
+            con.execute("INSERT INTO theme_quotes SELECT * FROM staged_quotes")
         record_run(con, ctx.run_id, "themes", ctx.run_at, datetime.now(UTC), "success", details)

@@ -98,3 +98,31 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path, capsys: pyte
     bad.write_text(yaml.safe_dump(with_source(audience="nobody")))
     assert main(["run", "--config", str(bad), "--stage", "listen"]) == 2
     assert f"{bad}: sources[0].audience" in capsys.readouterr().err
+
+
+def test_relative_drop_folders_are_relative_to_the_plan(tmp_path: Path) -> None:
+    data = yaml.safe_load(yaml.safe_dump(VALID))
+    data["sources"].append(
+        {
+            "id": "surveys",
+            "kind": "filedrop",
+            "audience": "customers",
+            "folder": "drops/surveys",
+            "columns": {"text": "answer"},
+        }
+    )
+    data["sources"].append(
+        {
+            "id": "abs",
+            "kind": "filedrop",
+            "audience": "customers",
+            "folder": "/srv/drops",
+            "columns": {"text": "answer"},
+        }
+    )
+    (tmp_path / "plans").mkdir()
+    path = tmp_path / "plans" / "market.yaml"
+    path.write_text(yaml.safe_dump(data))
+    market = load_market(path)
+    assert market.source("surveys").folder == str(tmp_path / "plans" / "drops" / "surveys")
+    assert market.source("abs").folder == "/srv/drops"

@@ -215,14 +215,11 @@ CRASH = textwrap.dedent(
     from tests.test_warehouse import records, RUN_AT
     from warehouse.connection import writer
 
-    real = load._update_source
-    calls = []
-    def dying(con, record, items):
-        real(con, record, items)
-        calls.append(record.source_id)
-        if len(calls) == 2:   # mid-transaction: forum's mentions and state are written, not committed
-            os.kill(os.getpid(), signal.SIGKILL)
-    load._update_source = dying
+    real = load._record_health
+    def dying(*args):
+        real(*args)   # mid-transaction: mentions, provenance, cursors and health written, not committed
+        os.kill(os.getpid(), signal.SIGKILL)
+    load._record_health = dying
     with writer({db!r}) as con:
         load.record_fetches(con, "run-2", RUN_AT, records(6))
     """
@@ -273,3 +270,19 @@ def test_extensions_load_from_their_wheels() -> None:
     con.execute("CREATE INDEX v_hnsw ON v USING HNSW (vec)")
     nearest = con.execute("SELECT id FROM v ORDER BY array_distance(vec, [0.9, 0.1, 0]::FLOAT[3]) LIMIT 1").fetchone()
     assert nearest == (1,)
+
+
+def test_a_source_whose_every_item_was_heard_elsewhere_loads(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    setup_sources(db)
+    text = "Our insurer now asks for immutable backups and tested restores before renewing the policy"
+    with writer(db) as con:
+        record_fetches(
+            con, "run-1", RUN_AT, [FetchRecord("forum", "ok", RUN_AT, mentions=[mention("forum", "a", text)])]
+        )
+        totals = record_fetches(
+            con, "run-2", RUN_AT, [FetchRecord("blog", "ok", RUN_AT, mentions=[mention("blog", "b", text)])]
+        )
+        rows = con.execute("SELECT count(*), (SELECT count(*) FROM mention_sources) FROM mentions").fetchone()
+    assert (totals["new"], totals["merged"]) == (1, 1)
+    assert rows == (1, 2)

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from listeners.mention import Mention, canonical_url, near_key
+from warehouse.bulk import staged
 from warehouse.connection import transaction
 
 
@@ -55,22 +56,27 @@ class FetchRecord:
         return self.status == "error"
 
 
+_SOURCE_TYPES = {
+    "source_id": "VARCHAR", "kind": "VARCHAR", "audience": "VARCHAR", "name": "VARCHAR", "url": "VARCHAR",
+    "influencer": "BOOLEAN", "enabled": "BOOLEAN",
+}  # fmt: skip
+
+
 def sync_sources(con: duckdb.DuckDBPyConnection, sources: Iterable[SourceRow], disable_others: bool = True) -> None:
     """Make the sources table match market.yaml; cursors and health are kept, removed sources are
     disabled (never deleted: their mentions still point at them)."""
-    rows = [(s.source_id, s.kind, s.audience, s.name, s.url, s.influencer, s.enabled) for s in sources]
-    with transaction(con):
+    rows = ((s.source_id, s.kind, s.audience, s.name, s.url, s.influencer, s.enabled) for s in sources)
+    with transaction(con), staged(con, "staged_config", _SOURCE_TYPES, rows):
         if disable_others:
             con.execute("UPDATE sources SET enabled = FALSE")
-        con.executemany(
-            """
-            INSERT INTO sources (source_id, kind, audience, name, url, influencer, enabled)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+        columns = ", ".join(_SOURCE_TYPES)
+        con.execute(
+            f"""
+            INSERT INTO sources ({columns}) SELECT {columns} FROM staged_config
             ON CONFLICT (source_id) DO UPDATE SET
                 kind = excluded.kind, audience = excluded.audience, name = excluded.name,
                 url = excluded.url, influencer = excluded.influencer, enabled = excluded.enabled
-            """,
-            rows,
+            """
         )
 
 
@@ -91,10 +97,12 @@ class _Resolved:
         return self.item.mention_id == self.mention_id
 
 
-def _lookup(con: duckdb.DuckDBPyConnection, sql: str, keys: list[Any]) -> dict[Any, str]:
+def _lookup(con: duckdb.DuckDBPyConnection, sql: str, keys: Sequence[str]) -> dict[str, str]:
+    """``{key: mention_id}`` for ``keys`` present, by ``sql`` over a staged table ``keys(k)``."""
     if not keys:
         return {}
-    return dict(con.execute(sql, [keys]).fetchall())
+    with staged(con, "keys", {"k": "VARCHAR"}, ((k,) for k in keys)):
+        return dict(con.execute(sql).fetchall())
 
 
 def resolve_conversations(con: duckdb.DuckDBPyConnection, items: Sequence[Mention]) -> list[_Resolved]:
@@ -110,20 +118,19 @@ def resolve_conversations(con: duckdb.DuckDBPyConnection, items: Sequence[Mentio
     )
     known = _lookup(
         con,
-        "SELECT source_id || chr(31) || item_id, mention_id FROM mention_sources "
-        "WHERE source_id || chr(31) || item_id IN (SELECT unnest(?))",
+        "SELECT k, mention_id FROM keys JOIN mention_sources ON k = source_id || chr(31) || item_id",
         [f"{m.source_id}\x1f{m.mention_id}" for m in ordered],
     )
     urls = {m.mention_id: canonical_url(m.url) for m in ordered}
     nears = {m.mention_id: near_key(m.body) for m in ordered}
     by_url = _lookup(
         con,
-        "SELECT canonical_url, min(mention_id) FROM mentions WHERE canonical_url IN (SELECT unnest(?)) GROUP BY 1",
+        "SELECT k, min(mention_id) FROM keys JOIN mentions ON canonical_url = k GROUP BY 1",
         sorted({u for u in urls.values() if u}),
     )
     by_near = _lookup(
         con,
-        "SELECT near_key, min(mention_id) FROM mentions WHERE near_key IN (SELECT unnest(?)) GROUP BY 1",
+        "SELECT k, min(mention_id) FROM keys JOIN mentions ON near_key = k GROUP BY 1",
         sorted({k for k in nears.values() if k}),
     )
     resolved = []
@@ -143,83 +150,116 @@ def resolve_conversations(con: duckdb.DuckDBPyConnection, items: Sequence[Mentio
     return resolved
 
 
-_MENTION_COLUMNS = (
-    "mention_id, source_id, audience, url, author, title, text, published_at, content_hash, kind, parent_id, "
-    "score, comments, rating, flags, influencer, canonical_url, near_key"
-)
+_MENTION_TYPES = {
+    "mention_id": "VARCHAR", "source_id": "VARCHAR", "audience": "VARCHAR", "url": "VARCHAR", "author": "VARCHAR",
+    "title": "VARCHAR", "text": "VARCHAR", "published_at": "TIMESTAMPTZ", "content_hash": "VARCHAR",
+    "kind": "VARCHAR", "parent_id": "VARCHAR", "score": "INTEGER", "comments": "INTEGER", "rating": "DOUBLE",
+    "flags": "VARCHAR[]", "influencer": "BOOLEAN", "canonical_url": "VARCHAR", "near_key": "VARCHAR",
+}  # fmt: skip
+_PROVENANCE_TYPES = {
+    "source_id": "VARCHAR", "item_id": "VARCHAR", "mention_id": "VARCHAR", "audience": "VARCHAR",
+    "url": "VARCHAR", "author": "VARCHAR", "influencer": "BOOLEAN",
+}  # fmt: skip
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, resolved: Sequence[_Resolved], run_id: str, run_at: datetime) -> int:
-    """Write conversations and provenance; return how many items were new to their source."""
-    new = _lookup(
-        con,
-        "SELECT k, k FROM (SELECT unnest(?) AS k) ANTI JOIN mention_sources ON k = source_id || chr(31) || item_id",
-        [f"{r.item.source_id}\x1f{r.item.mention_id}" for r in resolved],
-    )
+def _upsert(
+    con: duckdb.DuckDBPyConnection, resolved: Sequence[_Resolved], run_id: str, run_at: datetime
+) -> dict[str, int]:
+    """Write conversations and provenance; return, per source, how many items were new to it."""
     primaries = [r.item for r in resolved if r.primary]
-    con.executemany(
-        f"""
-        INSERT INTO mentions ({_MENTION_COLUMNS}, first_seen_run, last_seen_run, first_seen_at, last_seen_at)
-        VALUES ({", ".join(["?"] * 22)})
-        ON CONFLICT (mention_id) DO UPDATE SET
-            url = excluded.url, author = excluded.author, title = excluded.title, text = excluded.text,
-            published_at = excluded.published_at, content_hash = excluded.content_hash, kind = excluded.kind,
-            parent_id = excluded.parent_id, score = excluded.score, comments = excluded.comments,
-            rating = excluded.rating, flags = excluded.flags, influencer = excluded.influencer,
-            canonical_url = excluded.canonical_url, near_key = excluded.near_key,
-            last_seen_run = excluded.last_seen_run, last_seen_at = excluded.last_seen_at
-        """,
-        [
-            (
-                m.mention_id, m.source_id, m.audience, m.url, m.author, m.title, m.text, m.published_at,
-                m.content_hash, m.kind, m.parent_id, m.score, m.comments, m.rating, list(m.flags), m.influencer,
-                canonical_url(m.url), near_key(m.body), run_id, run_id, run_at, run_at,
-            )
-            for m in primaries
-        ],
+    mention_rows = (
+        (m.mention_id, m.source_id, m.audience, m.url, m.author, m.title, m.text, m.published_at, m.content_hash,
+         m.kind, m.parent_id, m.score, m.comments, m.rating, list(m.flags), m.influencer, canonical_url(m.url),
+         near_key(m.body))
+        for m in primaries
     )  # fmt: skip
-    con.executemany(
-        """
-        INSERT INTO mention_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (source_id, item_id) DO UPDATE SET
-            audience = excluded.audience, url = excluded.url, author = excluded.author,
-            influencer = excluded.influencer, last_seen_run = excluded.last_seen_run,
-            last_seen_at = excluded.last_seen_at
-        """,
-        [
-            (
-                r.item.source_id, r.item.mention_id, r.mention_id, r.item.audience, r.item.url, r.item.author,
-                r.item.influencer, run_id, run_id, run_at, run_at,
+    with staged(con, "staged_mentions", _MENTION_TYPES, mention_rows) as count:
+        if count:  # every item may have joined conversations heard elsewhere
+            columns = ", ".join(_MENTION_TYPES)
+            con.execute(
+                f"""
+                INSERT INTO mentions ({columns}, first_seen_run, last_seen_run, first_seen_at, last_seen_at)
+                SELECT {columns}, $run, $run, $at, $at FROM staged_mentions
+                ON CONFLICT (mention_id) DO UPDATE SET
+                    url = excluded.url, author = excluded.author, title = excluded.title, text = excluded.text,
+                    published_at = excluded.published_at, content_hash = excluded.content_hash,
+                    kind = excluded.kind, parent_id = excluded.parent_id, score = excluded.score,
+                    comments = excluded.comments, rating = excluded.rating, flags = excluded.flags,
+                    influencer = excluded.influencer, canonical_url = excluded.canonical_url,
+                    near_key = excluded.near_key, last_seen_run = excluded.last_seen_run,
+                    last_seen_at = excluded.last_seen_at
+                """,
+                {"run": run_id, "at": run_at},
             )
-            for r in resolved
-        ],
+    provenance_rows = (
+        (r.item.source_id, r.item.mention_id, r.mention_id, r.item.audience, r.item.url, r.item.author,
+         r.item.influencer)
+        for r in resolved
     )  # fmt: skip
-    return len(new)
+    with staged(con, "staged_sources", _PROVENANCE_TYPES, provenance_rows):
+        new = con.execute(
+            "SELECT source_id, count(*) FROM staged_sources ANTI JOIN mention_sources USING (source_id, item_id) "
+            "GROUP BY 1"
+        ).fetchall()
+        columns = ", ".join(_PROVENANCE_TYPES)
+        con.execute(
+            f"""
+            INSERT INTO mention_sources ({columns}, first_seen_run, last_seen_run, first_seen_at, last_seen_at)
+            SELECT {columns}, $run, $run, $at, $at FROM staged_sources
+            ON CONFLICT (source_id, item_id) DO UPDATE SET
+                audience = excluded.audience, url = excluded.url, author = excluded.author,
+                influencer = excluded.influencer, last_seen_run = excluded.last_seen_run,
+                last_seen_at = excluded.last_seen_at
+            """,
+            {"run": run_id, "at": run_at},
+        )
+    return dict(new)
 
 
-def _update_source(con: duckdb.DuckDBPyConnection, record: FetchRecord, items: int) -> None:
-    if record.failed:
+_FETCH_TYPES = {
+    "source_id": "VARCHAR", "status": "VARCHAR", "fetched_at": "TIMESTAMPTZ", "http_status": "INTEGER",
+    "cursor": "VARCHAR", "warning": "VARCHAR", "error_kind": "VARCHAR", "error": "VARCHAR",
+    "landing_path": "VARCHAR", "duration_s": "DOUBLE", "attempts": "INTEGER", "payloads": "INTEGER",
+    "items": "INTEGER", "new_items": "INTEGER",
+}  # fmt: skip
+
+
+def _record_health(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    records: Sequence[FetchRecord],
+    items: dict[str, int],
+    new: dict[str, int],
+) -> None:
+    """Per source: health, the new cursor (successes only) and this run's fetch row."""
+    rows = (
+        (r.source_id, r.status, r.fetched_at, r.http_status,
+         json.dumps(r.cursor, sort_keys=True) if r.cursor is not None else None, r.warning, r.error_kind, r.error,
+         r.landing_path, r.duration_s, r.attempts, r.payloads, items.get(r.source_id, 0), new.get(r.source_id, 0))
+        for r in records
+    )  # fmt: skip
+    with staged(con, "staged_fetches", _FETCH_TYPES, rows):
         con.execute(
             """
-            UPDATE sources SET last_fetch_at = ?, last_status = 'error', last_error_kind = ?, last_error = ?,
-                consecutive_failures = consecutive_failures + 1, items_last_run = 0, updated_at = ?
-            WHERE source_id = ?
-            """,
-            [record.fetched_at, record.error_kind, record.error, record.fetched_at, record.source_id],
+            UPDATE sources SET last_fetch_at = f.fetched_at, last_status = 'error', last_error_kind = f.error_kind,
+                last_error = f.error, consecutive_failures = consecutive_failures + 1, items_last_run = 0,
+                updated_at = f.fetched_at
+            FROM staged_fetches f WHERE sources.source_id = f.source_id AND f.status = 'error'
+            """
         )
-        return
-    con.execute(
-        """
-        UPDATE sources SET last_fetch_at = ?, last_success_at = ?, last_status = ?,
-            cursor = coalesce(?::JSON, cursor), consecutive_failures = 0, items_last_run = ?, updated_at = ?
-        WHERE source_id = ?
-        """,
-        [
-            record.fetched_at, record.fetched_at, record.status,
-            json.dumps(record.cursor, sort_keys=True) if record.cursor is not None else None,
-            items, record.fetched_at, record.source_id,
-        ],
-    )  # fmt: skip
+        con.execute(
+            """
+            UPDATE sources SET last_fetch_at = f.fetched_at, last_success_at = f.fetched_at, last_status = f.status,
+                cursor = coalesce(f.cursor::JSON, sources.cursor), consecutive_failures = 0,
+                items_last_run = f.items, updated_at = f.fetched_at
+            FROM staged_fetches f WHERE sources.source_id = f.source_id AND f.status <> 'error'
+            """
+        )
+        con.execute(
+            "DELETE FROM fetches WHERE run_id = ? AND source_id IN (SELECT source_id FROM staged_fetches)", [run_id]
+        )
+        columns = ", ".join(c for c in _FETCH_TYPES if c != "cursor")
+        con.execute(f"INSERT INTO fetches (run_id, {columns}) SELECT ?, {columns} FROM staged_fetches", [run_id])
 
 
 def record_fetches(
@@ -227,34 +267,23 @@ def record_fetches(
 ) -> dict[str, int]:
     """Commit one listen run: every source's mentions, cursor and health, all or nothing.
 
-    Sources are committed in id order, so the same fetches always resolve into the same
-    conversations (live, retried or replayed).
+    Items are resolved into conversations in (source id, item id) order, so the same fetches always
+    resolve the same way, live, retried or replayed.
     """
-    totals = {"sources": len(records), "failed": 0, "items": 0, "new": 0, "merged": 0}
     with transaction(con):
-        for record in sorted(records, key=lambda r: r.source_id):
-            resolved = resolve_conversations(con, record.mentions)
-            new = _upsert(con, resolved, run_id, run_at) if resolved else 0
-            items = len(resolved)
-            _update_source(con, record, items)
-            con.execute("DELETE FROM fetches WHERE run_id = ? AND source_id = ?", [run_id, record.source_id])
-            con.execute(
-                """
-                INSERT INTO fetches (run_id, source_id, status, http_status, items, new_items, warning,
-                    error_kind, error, landing_path, fetched_at, duration_s, attempts, payloads)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    run_id, record.source_id, record.status, record.http_status, items, new, record.warning,
-                    record.error_kind, record.error, record.landing_path, record.fetched_at, record.duration_s,
-                    record.attempts, record.payloads,
-                ],
-            )  # fmt: skip
-            totals["failed"] += record.failed
-            totals["items"] += items
-            totals["new"] += new
-            totals["merged"] += sum(not r.primary for r in resolved)  # joined a conversation heard elsewhere
-    return totals
+        resolved = resolve_conversations(con, [m for r in records for m in r.mentions])
+        new = _upsert(con, resolved, run_id, run_at) if resolved else {}
+        items: dict[str, int] = {}
+        for r in resolved:
+            items[r.item.source_id] = items.get(r.item.source_id, 0) + 1
+        _record_health(con, run_id, records, items, new)
+    return {
+        "sources": len(records),
+        "failed": sum(r.failed for r in records),
+        "items": len(resolved),
+        "new": sum(new.values()),
+        "merged": sum(not r.primary for r in resolved),  # joined a conversation heard elsewhere
+    }
 
 
 def record_run(
