@@ -211,6 +211,7 @@ def render_markdown(content: ReportContent) -> str:
     blocks = [
         f"# {markdown_text(content.title)}",
         _md_facts(content),
+        *_md_failing(content.sources),
         "## Summary",
         _md_summary(content),
         "## Themes by volume",
@@ -257,6 +258,20 @@ def _md_facts(content: ReportContent) -> str:
         ("Embedding model", markdown_text(content.embedding_model) or "—"),
     ]
     return "\n".join(f"- **{name}:** {value}" for name, value in facts)
+
+
+def _md_failing(sources: list[SourceHealth]) -> list[str]:
+    failing = [s for s in sources if s.status == "failing"]
+    if not failing:
+        return []
+    lines = [f"> **{count_of(len(failing), 'source')} failing:** not heard for several runs in a row, so what "
+             "these voices say is missing from this report."]  # fmt: skip
+    lines += [
+        f"> - {markdown_text(s.source_id)} ({markdown_text(audience_name(s.audience))}): "
+        f"{count_of(s.consecutive_failures, 'failed run')}; last error: {markdown_text(s.last_error or '—')}"
+        for s in failing
+    ]
+    return ["\n".join(lines)]
 
 
 def _md_summary(content: ReportContent) -> str:

@@ -435,3 +435,22 @@ def test_write_report_replaces_latest_with_the_newest_run(tmp_path: Path) -> Non
 )
 def test_safe_run_id(run_id: str, folder: str) -> None:
     assert safe_run_id(run_id) == folder
+
+
+def test_failing_sources_are_called_out_at_the_top_of_both_formats() -> None:
+    failing = dataclasses.replace(
+        SOURCES[0],
+        status="failing",
+        consecutive_failures=4,
+        last_error="source 'x': http_5xx: <script>alert(1)</script>",
+    )
+    content = make_content(sources=[failing, *SOURCES[1:]])
+    page = render_html(content)
+    callout = page.index('class="callout"')
+    assert callout < page.index('class="summary"')
+    assert "1 source failing" in page and "4 failed runs" in page
+    assert "<script>alert(1)" not in page and "&lt;script&gt;" in page
+    markdown = render_markdown(content)
+    assert markdown.index("1 source failing") < markdown.index("## Summary")
+    assert "<script>" not in markdown
+    assert 'class="callout"' not in render_html(make_content())
