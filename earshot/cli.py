@@ -108,6 +108,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_themes(args: argparse.Namespace) -> int:
+    """Theme quality on a labelled corpus (and BERTopic's, side by side, with --against bertopic)."""
+    from earshot import eval_themes
+    from earshot.paths import Paths
+
+    cache = Paths.from_env().home / "cache" / "embeddings"
+    try:
+        rows = eval_themes.run(Path(args.corpus), cache, args.model, args.against, stability=not args.no_stability)
+    except (ValueError, RuntimeError) as exc:
+        print(f"earshot eval-themes: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(eval_themes.as_json(Path(args.corpus), rows))
+    else:
+        print(eval_themes.format_rows(Path(args.corpus).stem, rows))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Serve the bundled demo market on 127.0.0.1 and run the three DAGs through real Airflow."""
     from earshot.demo.pipeline import run_demo
@@ -143,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="rebuild an empty warehouse's mentions from the landing zone")
     replay.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
     replay.set_defaults(func=cmd_replay)
+
+    evaluate = sub.add_parser("eval-themes", help="theme quality on a labelled JSONL corpus")
+    evaluate.add_argument("corpus", help='JSON lines: {"id", "text", "label"}')
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--against", choices=("bertopic",), help="run BERTopic's default pipeline too")
+    evaluate.add_argument("--model", default="default", help="embedding model (default: packaged MiniLM)")
+    evaluate.add_argument("--no-stability", action="store_true", help="skip the shuffled re-run")
+    evaluate.set_defaults(func=cmd_eval_themes)
 
     demo = sub.add_parser("demo", help="run the whole pipeline offline on the bundled demo market")
     demo.add_argument(
