@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -127,7 +126,3 @@ def report(ctx: RunContext) -> dict[str, Any]:
     with writer(ctx.paths.warehouse) as con:
         record_run(con, ctx.run_id, "report", ctx.run_at, datetime.now(UTC), "success", summary)
     return summary
-
-
-def report_paths(summary: dict[str, Any]) -> tuple[Path, Path]:
-    return Path(summary["html"]), Path(summary["markdown"])
