@@ -94,6 +94,11 @@ class FeedSource(_SourceBase):
     kind: Literal["feed"]
     url: HttpUrl
 
+    @property
+    def locator(self) -> str:
+        """Where this source listens, in a word (the sources table shows it)."""
+        return self.url
+
 
 class RedditComments(_Strict):
     enabled: bool = False
@@ -124,6 +129,10 @@ class RedditSource(_SourceBase):
     oauth_url: BaseUrl = "https://oauth.reddit.com"
     reddit_url: BaseUrl = "https://www.reddit.com"
 
+    @property
+    def locator(self) -> str:
+        return ",".join(f"r/{name}" for name in self.subreddits)
+
     @model_validator(mode="after")
     def _search_needs_query(self) -> RedditSource:
         if self.listing == "search" and not self.query:
@@ -141,6 +150,10 @@ class HackerNewsSource(_SourceBase):
     max_pages: int = Field(default=5, ge=1, le=50)
     base_url: BaseUrl = "https://hn.algolia.com/api/v1"
 
+    @property
+    def locator(self) -> str:
+        return "; ".join(self.queries)
+
 
 class AppStoreSource(_SourceBase):
     """App Store customer reviews for one app in one country (the public customer-reviews feed)."""
@@ -150,6 +163,10 @@ class AppStoreSource(_SourceBase):
     country: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "us"
     pages: int = Field(default=3, ge=1, le=10)
     base_url: BaseUrl = "https://itunes.apple.com"
+
+    @property
+    def locator(self) -> str:
+        return f"{self.country}/{self.app_id}"
 
 
 class ColumnMapping(_Strict):
@@ -176,6 +193,10 @@ class FileDropSource(_SourceBase):
     format: Literal["auto", "csv", "jsonl"] = "auto"
     columns: ColumnMapping
     date_format: str | None = Field(default=None, description="strptime format; ISO 8601 is tried first.")
+
+    @property
+    def locator(self) -> str:
+        return f"{self.folder}/{self.pattern}"
 
 
 Source = Annotated[

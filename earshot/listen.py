@@ -37,15 +37,10 @@ def _outcome_dir(ctx: RunContext) -> Path:
 
 
 def source_row(source: AnySource) -> SourceRow:
-    locator = getattr(source, "url", None) or getattr(source, "folder", None)
-    if source.kind == "reddit":
-        locator = ",".join(f"r/{s}" for s in source.subreddits)
-    elif source.kind == "hackernews":
-        locator = "; ".join(source.queries)
-    elif source.kind == "appstore":
-        locator = f"{source.country}/{source.app_id}"
-    return SourceRow(source.id, source.kind, source.audience.value, source.name or source.id, locator,
-                     source.influencer, source.enabled)  # fmt: skip
+    name = source.name or source.id
+    return SourceRow(
+        source.id, source.kind, source.audience.value, name, source.locator, source.influencer, source.enabled
+    )
 
 
 def plan(ctx: RunContext) -> list[dict[str, Any]]:
