@@ -107,3 +107,25 @@ def test_rerunning_is_safe_and_stable(demo: tuple) -> None:
     assert [(t[0], t[1], t[3]) for t in latest_themes(db)] == [(t[0], t[1], t[3]) for t in first_themes]
     assert reports == (2,)
     assert len([p for p in (home / "reports").iterdir() if p.is_dir()]) == 2
+
+
+def test_quotes_of_a_theme_are_not_copies_of_each_other(demo: tuple) -> None:
+    import numpy as np
+
+    home = demo[0]
+    with reader(home / "earshot.duckdb") as con:
+        rows = con.execute(
+            """
+            SELECT q.theme_id, e.vector FROM theme_quotes q JOIN mentions m USING (mention_id)
+            JOIN embeddings e USING (content_hash)
+            WHERE q.run_id = (SELECT run_id FROM runs WHERE stage = 'themes' ORDER BY finished_at DESC LIMIT 1)
+            ORDER BY q.theme_id, q.rank
+            """
+        ).fetchall()
+    by_theme: dict[str, list] = {}
+    for theme_id, vector in rows:
+        by_theme.setdefault(theme_id, []).append(vector)
+    for theme_id, vectors in by_theme.items():
+        v = np.asarray(vectors)
+        pairs = v @ v.T - np.eye(len(v)) * 2
+        assert len(v) >= 3 and pairs.max() < 0.80, (theme_id, pairs.max())
