@@ -80,6 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _warn_failing(ctx.paths.warehouse)
     if "themes" in stages:
         embedded = themes.embed(ctx)
+        themes.signals(ctx)
         clustered = themes.cluster(ctx)
         print(
             f"themes: embedded {embedded['embedded']} new texts with {embedded['model']}; "
@@ -126,6 +127,19 @@ def cmd_eval_themes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_signals(args: argparse.Namespace) -> int:
+    """Sentiment and intent signals against a hand-labelled JSONL corpus."""
+    from earshot import eval_signals
+
+    try:
+        result = eval_signals.evaluate(Path(args.corpus), competitors=args.competitor)
+    except ValueError as exc:
+        print(f"earshot eval-signals: {exc}", file=sys.stderr)
+        return 2
+    print(eval_signals.as_json(result) if args.json else eval_signals.format_report(result))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Serve the bundled demo market on 127.0.0.1 and run the three DAGs through real Airflow."""
     from earshot.demo.pipeline import run_demo
@@ -169,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", default="default", help="embedding model (default: packaged MiniLM)")
     evaluate.add_argument("--no-stability", action="store_true", help="skip the shuffled re-run")
     evaluate.set_defaults(func=cmd_eval_themes)
+
+    signals = sub.add_parser("eval-signals", help="sentiment and intent accuracy on a labelled JSONL corpus")
+    signals.add_argument("corpus", help='JSON lines: {"text", "label"}; label = a sentiment or an intent name')
+    signals.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    signals.add_argument("--competitor", action="append", default=[], metavar="NAME", help="a competitor name")
+    signals.set_defaults(func=cmd_eval_signals)
 
     demo = sub.add_parser("demo", help="run the whole pipeline offline on the bundled demo market")
     demo.add_argument(

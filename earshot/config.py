@@ -212,8 +212,8 @@ class ThemeSettings(_Strict):
     model: str = "default"
     batch_size: int = Field(default=32, gt=0, le=4096)  # 32 beat 64 and 128 on a 2-core CPU (benchmarks/)
     min_cluster_size: int | Literal["auto"] = "auto"
-    reduce_to: int = Field(default=10, ge=2, le=128)
-    assign_threshold: float = Field(default=0.55, ge=0, le=1)
+    reduce_to: int = Field(default=30, ge=2, le=128)
+    assign_threshold: float = Field(default=0.35, ge=0, le=1)
     seed: int = 42
 
 
@@ -230,6 +230,7 @@ class Market(_Strict):
     company: Company
     offer: Offer
     audiences: dict[Audience, AudienceSpec]
+    competitors: list[str] = Field(default_factory=list, description="Rival names: mentions of them are a signal.")
     sources: list[Source] = Field(min_length=1)
     fetch: FetchSettings = FetchSettings()
     themes: ThemeSettings = ThemeSettings()

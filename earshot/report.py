@@ -92,10 +92,32 @@ def _themes(con: duckdb.DuckDBPyConnection, run_id: str, limit: int) -> list[The
         [run_id],
     ).fetchall():
         quotes[theme_id].append(Quote(excerpt(text), url, source_id, audience, author, published))
+    signals = _theme_signals(con, run_id)
     return [
-        ThemeView(theme_id, label, list(keywords), volume, mix[theme_id], quotes[theme_id], sources)
+        ThemeView(theme_id, label, list(keywords), volume, mix[theme_id], quotes[theme_id], sources,
+                  signals.get(theme_id, {}))
         for theme_id, label, keywords, volume, sources in themes
-    ]
+    ]  # fmt: skip
+
+
+def _theme_signals(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, dict[str, float]]:
+    """Per theme, the share of its mentions that are negative / positive and carry each intent."""
+    from models.signals import INTENTS
+
+    rows = con.execute(
+        """
+        SELECT tm.theme_id, avg((s.sentiment_label = 'negative')::INT), avg((s.sentiment_label = 'positive')::INT),
+               list(s.intents)
+        FROM theme_members tm JOIN mention_signals s USING (mention_id) WHERE tm.run_id = ? GROUP BY 1
+        """,
+        [run_id],
+    ).fetchall()
+    out: dict[str, dict[str, float]] = {}
+    for theme_id, negative, positive, intents in rows:
+        flat = [intent for per_mention in intents for intent in per_mention]
+        shares = {intent: flat.count(intent) / len(intents) for intent in INTENTS}
+        out[theme_id] = {"negative": negative, "positive": positive, **shares}
+    return out
 
 
 def _source_health(con: duckdb.DuckDBPyConnection) -> list[SourceHealth]:

@@ -59,6 +59,43 @@ def embed(ctx: RunContext) -> dict[str, Any]:
     return {"model": model_name, "embedded": embedded}
 
 
+_SIGNAL = {"mention_id": "VARCHAR", "content_hash": "VARCHAR", "sentiment": "DOUBLE", "sentiment_label": "VARCHAR",
+           "intents": "VARCHAR[]", "scored_at": "TIMESTAMPTZ"}  # fmt: skip
+
+
+def signals(ctx: RunContext) -> dict[str, Any]:
+    """Score sentiment and intents for mentions that are new or whose text changed (lexicon and rules:
+    offline, and fast enough to rescore everything when the competitor list changes)."""
+    from models.signals import SignalScorer
+
+    with writer(ctx.paths.warehouse) as con:
+        todo = con.execute(
+            """
+            SELECT m.mention_id, m.content_hash, m.title, m.text FROM mentions m
+            LEFT JOIN mention_signals s USING (mention_id)
+            WHERE s.mention_id IS NULL OR s.content_hash <> m.content_hash ORDER BY 1
+            """
+        ).fetchall()
+    scorer = SignalScorer(competitors=ctx.market.competitors)
+    now = datetime.now(UTC)
+    scored = [
+        (mention_id, content, s.sentiment, s.sentiment_label, list(s.intents), now)
+        for (mention_id, content, title, text), s in zip(
+            todo, scorer.score_many([mention_body(t, x) for _, _, t, x in todo]), strict=True
+        )
+    ]
+    with writer(ctx.paths.warehouse) as con, transaction(con), staged(con, "staged_signals", _SIGNAL, scored):
+        con.execute(
+            """
+            INSERT INTO mention_signals SELECT * FROM staged_signals
+            ON CONFLICT (mention_id) DO UPDATE SET content_hash = excluded.content_hash,
+                sentiment = excluded.sentiment, sentiment_label = excluded.sentiment_label,
+                intents = excluded.intents, scored_at = excluded.scored_at
+            """
+        )
+    return {"scored": len(scored)}
+
+
 @dataclass(frozen=True)
 class _Corpus:
     mention_ids: list[str]

@@ -31,6 +31,7 @@ class ThemeView:
     audience_mix: dict[str, int]
     quotes: list[Quote]
     sources: int = 0
+    signals: dict[str, float] = field(default_factory=dict)  # shares 0..1: "negative", "pain", "pricing"...
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,19 @@ def _colour_slot(key: str) -> int:
     return len(_AUDIENCE_ORDER) + zlib.crc32(key.encode("utf-8")) % _EXTRA_COLOUR_SLOTS
 
 
+SIGNAL_NAMES = {
+    "negative": "Negative", "positive": "Positive", "pain": "Pain", "solution_request": "Looking for a solution",
+    "advice_request": "Asking for advice", "praise": "Praise", "pricing": "Pricing talk", "competitor": "Competitors",
+}  # fmt: skip
+
+
+def signal_shares(signals: dict[str, float], minimum: float = 0.05) -> list[tuple[str, str]]:
+    """``(name, "42%")`` for the signals that matter in a theme, strongest first: what marketing acts on."""
+    shown = [(key, share) for key, share in signals.items() if share >= minimum]
+    shown.sort(key=lambda item: (-item[1], item[0]))
+    return [(SIGNAL_NAMES.get(key, key), f"{share:.0%}") for key, share in shown]
+
+
 def status_style(status: str) -> StatusStyle:
     """Style for a source status; an unexpected status still renders, visibly as unknown."""
     return _STATUS_STYLES.get(status.strip().lower(), _UNKNOWN_STATUS)
@@ -199,7 +212,9 @@ def _environment() -> Environment:
         num=format_number,
         safe_url=safe_url,
     )
-    environment.globals.update(shares=audience_shares, count_of=count_of, status_style=status_style)
+    environment.globals.update(
+        shares=audience_shares, count_of=count_of, status_style=status_style, signal_shares=signal_shares
+    )
     return environment
 
 
@@ -303,6 +318,9 @@ def _md_theme(rank: int, theme: ThemeView) -> str:
         f"- **Keywords:** {', '.join(markdown_text(keyword) for keyword in theme.keywords) or '—'}",
         f"- **Audience mix:** {mix or '—'}",
     ]
+    signals = " · ".join(f"{markdown_text(name)} {share}" for name, share in signal_shares(theme.signals))
+    if signals:
+        facts.append(f"- **Signals:** {signals}")
     quotes = [_md_quote(quote) for quote in theme.quotes] or ["_No quotes._"]
     return "\n\n".join([f"### {rank}. {markdown_text(theme.label)}", "\n".join(facts), *quotes])
 

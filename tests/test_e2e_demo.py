@@ -129,3 +129,13 @@ def test_quotes_of_a_theme_are_not_copies_of_each_other(demo: tuple) -> None:
         v = np.asarray(vectors)
         pairs = v @ v.T - np.eye(len(v)) * 2
         assert len(v) >= 3 and pairs.max() < 0.80, (theme_id, pairs.max())
+
+
+def test_themes_carry_the_signals_marketing_acts_on(demo: tuple) -> None:
+    _, first_out, themes, _ = demo
+    page = Path(re.search(r"report: (\S+\.html)", first_out).group(1)).read_text()  # type: ignore[union-attr]
+    cards = page.split('<article class="theme"')[1:]
+    assert len(cards) == len(themes) and all('class="signals"' in card for card in cards)
+    downtime = next(card for card in cards if "Downtime" in card.split("</h3>")[0])
+    share = re.search(r"Pain <strong>(\d+)%", downtime)
+    assert share and int(share.group(1)) >= 50  # small businesses offline: pain, loud and clear

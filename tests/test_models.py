@@ -57,7 +57,7 @@ def test_too_few_texts_yield_no_themes() -> None:
     assert result.n_clusters == 0 and (result.labels == NOISE).all()
 
 
-@pytest.mark.parametrize(("n", "size"), [(10, 5), (400, 10), (10_000, 50), (1_000_000, 100)])
+@pytest.mark.parametrize(("n", "size"), [(10, 10), (400, 10), (20_000, 10), (100_000, 50), (1_000_000, 100)])
 def test_auto_min_cluster_size_scales(n: int, size: int) -> None:
     assert auto_min_cluster_size(n) == size
 

@@ -454,3 +454,11 @@ def test_failing_sources_are_called_out_at_the_top_of_both_formats() -> None:
     assert markdown.index("1 source failing") < markdown.index("## Summary")
     assert "<script>" not in markdown
     assert 'class="callout"' not in render_html(make_content())
+
+
+def test_theme_signals_show_strongest_first_and_skip_the_negligible() -> None:
+    theme = dataclasses.replace(THEMES[0], signals={"negative": 0.62, "pain": 0.4, "pricing": 0.01, "praise": 0.1})
+    page = render_html(make_content(themes=[theme]))
+    assert page.index("Negative <strong>62%") < page.index("Pain <strong>40%") < page.index("Praise <strong>10%")
+    assert "Pricing talk" not in page
+    assert "- **Signals:** Negative 62% · Pain 40% · Praise 10%" in render_markdown(make_content(themes=[theme]))
