@@ -140,6 +140,21 @@ def cmd_eval_signals(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    """Export the embedding model to ONNX (int8 by default), offline, for `themes.backend: onnx`."""
+    from models.embedding_onnx import export_onnx
+
+    if args.out:
+        target = Path(args.out)
+    else:
+        from earshot.paths import Paths
+
+        target = Paths.from_env().home / "models" / ("onnx-fp32" if args.fp32 else "onnx-int8")
+    path = export_onnx(target, model=args.model, quantize=not args.fp32)
+    print(f"exported {path}; set themes.backend: onnx (and themes.onnx_path: {target} if not the default)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Serve the bundled demo market on 127.0.0.1 and run the three DAGs through real Airflow."""
     from earshot.demo.pipeline import run_demo
@@ -189,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     signals.add_argument("--json", action="store_true", help="print JSON instead of a report")
     signals.add_argument("--competitor", action="append", default=[], metavar="NAME", help="a competitor name")
     signals.set_defaults(func=cmd_eval_signals)
+
+    export = sub.add_parser("export-onnx", help="export the embedding model to ONNX int8 for themes.backend: onnx")
+    export.add_argument("--out", help="folder (default: $EARSHOT_HOME/models/onnx-int8)")
+    export.add_argument("--model", default="default", help="sentence-transformers name or path (default: packaged)")
+    export.add_argument("--fp32", action="store_true", help="skip int8 quantization (exact, slower)")
+    export.set_defaults(func=cmd_export_onnx)
 
     demo = sub.add_parser("demo", help="run the whole pipeline offline on the bundled demo market")
     demo.add_argument(

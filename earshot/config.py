@@ -210,6 +210,10 @@ class ThemeSettings(_Strict):
     packaged all-MiniLM-L6-v2, which loads offline."""
 
     model: str = "default"
+    backend: Literal["torch", "onnx"] = Field(
+        default="torch", description="onnx: the int8 ONNX export made by `earshot export-onnx` (about 2-4x faster)."
+    )
+    onnx_path: str | None = Field(default=None, description="Export folder; default $EARSHOT_HOME/models/onnx-int8.")
     batch_size: int = Field(default=32, gt=0, le=4096)  # 32 beat 64 and 128 on a 2-core CPU (benchmarks/)
     min_cluster_size: int | Literal["auto"] = "auto"
     reduce_to: int = Field(default=30, ge=2, le=128)

@@ -8,9 +8,11 @@ while the model runs.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,12 +32,40 @@ _MEMBER = {"run_id": "VARCHAR", "mention_id": "VARCHAR", "theme_id": "VARCHAR", 
 _QUOTE = {"run_id": "VARCHAR", "theme_id": "VARCHAR", "rank": "INTEGER", "mention_id": "VARCHAR"}
 
 
-def embed(ctx: RunContext) -> dict[str, Any]:
-    """Embed every distinct mention text that has no vector for the configured model yet."""
-    from models.embedding import SentenceTransformerEmbedder, resolve_model
+def onnx_folder(ctx: RunContext) -> Path:
+    """Where the ONNX export lives: ``themes.onnx_path`` or ``$EARSHOT_HOME/models/onnx-int8``."""
+    return Path(ctx.market.themes.onnx_path or ctx.paths.home / "models" / "onnx-int8")
+
+
+def embedding_model_name(ctx: RunContext) -> str:
+    """The name vectors are stored under: backends differ slightly, so they never share cached vectors."""
+    from models.embedding import resolve_model
 
     settings = ctx.market.themes
-    model_name, _ = resolve_model(settings.model)
+    if settings.backend == "onnx":
+        from models.embedding_onnx import DESCRIPTOR
+
+        descriptor = onnx_folder(ctx) / DESCRIPTOR
+        if not descriptor.exists():
+            raise FileNotFoundError(f"themes.backend is onnx but {descriptor} is missing: run `earshot export-onnx`")
+        return str(json.loads(descriptor.read_text())["name"])
+    return resolve_model(settings.model)[0]
+
+
+def _embedder(ctx: RunContext) -> Any:
+    settings = ctx.market.themes
+    if settings.backend == "onnx":
+        from models.embedding_onnx import OnnxEmbedder
+
+        return OnnxEmbedder(onnx_folder(ctx))
+    from models.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.model, batch_size=settings.batch_size)
+
+
+def embed(ctx: RunContext) -> dict[str, Any]:
+    """Embed every distinct mention text that has no vector for the configured model yet."""
+    model_name = embedding_model_name(ctx)
     with writer(ctx.paths.warehouse) as con:
         todo = con.execute(
             """
@@ -47,7 +77,7 @@ def embed(ctx: RunContext) -> dict[str, Any]:
         ).fetchall()
     embedded = 0
     if todo:
-        embedder = SentenceTransformerEmbedder(settings.model, batch_size=settings.batch_size)
+        embedder = _embedder(ctx)
         for start in range(0, len(todo), EMBED_CHUNK):
             chunk = todo[start : start + EMBED_CHUNK]
             vectors = embedder.embed([mention_body(title, text) for _, title, text in chunk])
@@ -131,13 +161,12 @@ def cluster(ctx: RunContext) -> dict[str, Any]:
     """Cluster all embedded mentions into themes and commit them as this run's partition."""
     from models.clustering import NOISE, ClusterSettings
     from models.clustering import cluster as fit
-    from models.embedding import resolve_model
     from models.identity import match_themes
     from models.keywords import label_from_keywords, theme_keywords
     from models.quotes import representative
 
     settings = ctx.market.themes
-    model_name, _ = resolve_model(settings.model)
+    model_name = embedding_model_name(ctx)
     corpus, previous = _read_corpus(ctx, model_name)
     result = fit(
         corpus.vectors,

@@ -1,0 +1,157 @@
+"""The ONNX backend: offline export, order restored after length sorting, agreement with torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from models.embedding import SentenceTransformerEmbedder
+from models.embedding_onnx import DESCRIPTOR, OnnxEmbedder, export_onnx
+
+TEXTS = [
+    "ok",
+    "The app crashes every time I upload a photo from the gallery, and support has not replied in a week.",
+    "dark mode please",
+    "Refund still not processed after three weeks",
+    "Stocks rallied on Tuesday as investors weighed fresh inflation data against strong corporate earnings, "
+    "while bond yields slipped and the dollar eased against major currencies in late trading.",
+    "love it",
+    "login with google fails with error 403",
+    "Shipping was slow but the replacement arrived quickly.",
+    "too many ads",
+    "Can you add an API endpoint for bulk-updating tags? Doing it one by one takes hours.",
+    "battery drains overnight",
+    "Wildfires forced thousands to evacuate as strong winds pushed flames toward homes.",
+    "notifications arrive late",
+    "Pricing page is confusing: which plan includes SSO?",
+    "great support team, fixed my issue in minutes",
+    "sync loses edits made offline",
+    "La aplicación no abre después de la actualización",
+    "🔥🔥🔥 best update ever",
+    "search results are irrelevant half the time, especially for exact product names",
+    "meh",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Path:
+    target = tmp_path_factory.mktemp("onnx") / "int8"
+    export_onnx(target, quantize=True)
+    return target
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> pytest.MonkeyPatch:
+    """Offline for the whole module: a hub call during export would fail instead of downloading."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HF_HUB_OFFLINE", "1")
+    patch.setenv("TRANSFORMERS_OFFLINE", "1")
+    yield patch
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def torch_vectors() -> np.ndarray:
+    return SentenceTransformerEmbedder().embed(TEXTS)
+
+
+def test_export_writes_model_tokenizer_and_descriptor(onnx_dir: Path) -> None:
+    assert (onnx_dir / "model.onnx").stat().st_size > 1_000_000
+    assert (onnx_dir / "tokenizer.json").exists()
+    descriptor = json.loads((onnx_dir / DESCRIPTOR).read_text())
+    assert descriptor["model"] == "all-MiniLM-L6-v2"
+    assert descriptor["name"] == "all-MiniLM-L6-v2+onnx-int8"
+    assert descriptor["quantized"] is True
+    assert descriptor["dims"] == 384
+    assert descriptor["max_seq_length"] == 256
+    assert descriptor["pooling"] == "mean"
+    assert descriptor["quantization"]["meets_min_cosine"] is True
+
+
+def test_vectors_are_unit_ordered_and_close_to_torch(onnx_dir: Path, torch_vectors: np.ndarray) -> None:
+    embedder = OnnxEmbedder(onnx_dir, batch_size=4)
+    assert embedder.name == "all-MiniLM-L6-v2+onnx-int8"
+    assert embedder.dims == 384
+    vectors = embedder.embed(TEXTS)
+    assert vectors.shape == (len(TEXTS), 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(vectors * torch_vectors, axis=1)
+    # The 0.99 bar is for what mentions look like (sentences); two-word replies ("ok", "meh") lose
+    # more to int8 and are held to 0.95 (measured: about 0.96).
+    sentences = np.array([len(text.split()) >= 5 for text in TEXTS])
+    assert cosines[sentences].mean() >= 0.99
+    assert cosines.min() >= 0.95
+    # Row i matches torch row i far better than any other row: order survived the length sort.
+    similarity = vectors @ torch_vectors.T
+    assert (similarity.argmax(axis=1) == np.arange(len(TEXTS))).all()
+
+
+def test_batch_size_barely_changes_vectors(onnx_dir: Path) -> None:
+    """Dynamic int8 quantization scales activations per batch, so a text's vector depends slightly on
+    its batch mates: never enough to matter (cosine >= 0.99), and embeddings are cached per text."""
+    embedder = OnnxEmbedder(onnx_dir, batch_size=1)
+    one_by_one = embedder.embed(TEXTS)
+    embedder.batch_size = 64
+    all_at_once = embedder.embed(TEXTS)
+    assert np.sum(one_by_one * all_at_once, axis=1).min() >= 0.99
+    assert np.array_equal(embedder.embed(TEXTS), all_at_once)  # same batches, same vectors: deterministic
+
+
+def test_empty_input_and_model_file_path(onnx_dir: Path) -> None:
+    embedder = OnnxEmbedder(onnx_dir / "model.onnx")
+    empty = embedder.embed([])
+    assert empty.shape == (0, 384)
+    assert empty.dtype == np.float32
+
+
+def test_missing_descriptor_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="export_onnx"):
+        OnnxEmbedder(tmp_path)
+
+
+def test_the_themes_stage_embeds_with_the_onnx_backend_when_configured(
+    onnx_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from earshot import themes
+    from earshot.runs import RunContext
+    from listeners.mention import make_mention, stable_id
+    from warehouse.connection import reader, writer
+    from warehouse.load import FetchRecord, SourceRow, record_fetches, sync_sources
+
+    plan = {
+        "company": {"name": "T"}, "offer": {"summary": "o"},
+        "audiences": {a: {} for a in ("customers", "customers_customers", "influencers")},
+        "sources": [{"id": "f", "kind": "feed", "audience": "customers", "url": "http://127.0.0.1:9/f"}],
+        "themes": {"backend": "onnx", "onnx_path": str(onnx_dir)},
+    }  # fmt: skip
+    (tmp_path / "market.yaml").write_text(yaml.safe_dump(plan))
+    monkeypatch.setenv("EARSHOT_CONFIG", str(tmp_path / "market.yaml"))
+    monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "home"))
+    ctx = RunContext.create(run_id="r1")
+    mentions = [
+        make_mention(mention_id=stable_id("f", str(i)), source_id="f", audience="customers", url=None, author=None,
+                     title="", text=text, published_at=None)
+        for i, text in enumerate(TEXTS[:6])
+    ]  # fmt: skip
+    with writer(ctx.paths.warehouse) as con:
+        sync_sources(con, [SourceRow("f", "feed", "customers", "f", None, False)])
+        record_fetches(con, "r1", ctx.run_at, [FetchRecord("f", "ok", ctx.run_at, mentions=mentions)])
+    assert themes.embed(ctx) == {"model": "all-MiniLM-L6-v2+onnx-int8", "embedded": 6}
+    with reader(ctx.paths.warehouse) as con:
+        assert con.execute("SELECT DISTINCT model, dims FROM embeddings").fetchall() == [
+            ("all-MiniLM-L6-v2+onnx-int8", 384)
+        ]
+
+    (onnx_dir.parent / "missing").mkdir(exist_ok=True)
+    plan["themes"]["onnx_path"] = str(onnx_dir.parent / "missing")
+    (tmp_path / "market.yaml").write_text(yaml.safe_dump(plan))
+    with pytest.raises(FileNotFoundError, match="earshot export-onnx"):
+        themes.embed(RunContext.create(run_id="r2"))
