@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -88,35 +88,39 @@ def _scores(labels: list[str], found: np.ndarray) -> dict[str, float]:
     }
 
 
-def _shuffled_agreement(cluster: Any, vectors: np.ndarray, first: np.ndarray, seed: int) -> float:
+ClusterFn = Callable[[np.ndarray], np.ndarray]
+"""Labels (-1 = outlier) for the texts at the given indices, in that order."""
+
+
+def _measure(method: str, cluster: ClusterFn, corpus: Corpus, embed_seconds: float, stability: bool) -> Row:
     from sklearn.metrics import adjusted_rand_score
 
-    order = np.random.default_rng(seed).permutation(len(vectors))
-    shuffled = cluster(vectors[order])
-    back = np.empty_like(shuffled)
-    back[order] = shuffled
-    return float(adjusted_rand_score(first, back))
-
-
-def evaluate_earshot(corpus: Corpus, vectors: np.ndarray, embed_seconds: float, stability: bool = True) -> Row:
-    from models.clustering import NOISE, cluster
-
-    def run(v: np.ndarray) -> np.ndarray:
-        return cluster(v).labels
-
+    everything = np.arange(len(corpus.texts))
     started = time.perf_counter()
-    found = run(vectors)
+    found = cluster(everything)
     seconds = time.perf_counter() - started
+    shuffled_ari = None
+    if stability:  # same texts, another order: a stable method finds the same themes
+        order = np.random.default_rng(1).permutation(len(everything))
+        back = np.empty_like(found)
+        back[order] = cluster(order)
+        shuffled_ari = float(adjusted_rand_score(found, back))
     return Row(
-        method="earshot",
+        method=method,
         n=len(found),
         themes=int(found.max()) + 1 if found.size else 0,
-        outlier_share=float(np.mean(found == NOISE)),
+        outlier_share=float(np.mean(found == -1)),
         **_scores(corpus.labels, found),
         embed_seconds=embed_seconds,
         cluster_seconds=seconds,
-        shuffled_ari=_shuffled_agreement(run, vectors, found, seed=1) if stability else None,
+        shuffled_ari=shuffled_ari,
     )
+
+
+def evaluate_earshot(corpus: Corpus, vectors: np.ndarray, embed_seconds: float, stability: bool = True) -> Row:
+    from models.clustering import cluster
+
+    return _measure("earshot", lambda idx: cluster(vectors[idx]).labels, corpus, embed_seconds, stability)
 
 
 def evaluate_bertopic(corpus: Corpus, vectors: np.ndarray, embed_seconds: float, stability: bool = True) -> Row:
@@ -128,27 +132,15 @@ def evaluate_bertopic(corpus: Corpus, vectors: np.ndarray, embed_seconds: float,
     except ImportError as exc:
         raise RuntimeError(f"--against bertopic needs BERTopic installed (pip install bertopic): {exc}") from None
 
-    def run(v: np.ndarray) -> np.ndarray:
-        texts = [corpus.texts[i] for i in range(len(v))]  # texts only feed topic words, not the clusters
+    def cluster(idx: np.ndarray) -> np.ndarray:
         umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42)
         clusterer = HDBSCAN(min_cluster_size=10, metric="euclidean", cluster_selection_method="eom",
                             prediction_data=True)  # fmt: skip
-        topics, _ = BERTopic(umap_model=umap, hdbscan_model=clusterer).fit_transform(texts, v)
+        texts = [corpus.texts[i] for i in idx]
+        topics, _ = BERTopic(umap_model=umap, hdbscan_model=clusterer).fit_transform(texts, vectors[idx])
         return np.asarray(topics)
 
-    started = time.perf_counter()
-    found = run(vectors)
-    seconds = time.perf_counter() - started
-    return Row(
-        method="bertopic",
-        n=len(found),
-        themes=int(found.max()) + 1 if found.size else 0,
-        outlier_share=float(np.mean(found == -1)),
-        **_scores(corpus.labels, found),
-        embed_seconds=embed_seconds,
-        cluster_seconds=seconds,
-        shuffled_ari=_shuffled_agreement(run, vectors, found, seed=1) if stability else None,
-    )
+    return _measure("bertopic", cluster, corpus, embed_seconds, stability)
 
 
 def format_rows(corpus_name: str, rows: list[Row]) -> str:
