@@ -35,9 +35,12 @@ def _failing(db: Path) -> list[tuple[str, int, str | None]]:
     return rows
 
 
-def _warn_failing(db: Path) -> None:
-    for source_id, failures, error in _failing(db):
+def _warn_failing(db: Path) -> int:
+    """Print every failing source to stderr; return how many there are."""
+    failing = _failing(db)
+    for source_id, failures, error in failing:
         print(f"FAILING: {source_id} has failed {failures} runs in a row; last error: {error}", file=sys.stderr)
+    return len(failing)
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -59,8 +62,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-    _warn_failing(db)
-    return 4 if _failing(db) else 0
+    return 4 if _warn_failing(db) else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

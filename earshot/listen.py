@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from earshot.config import AnySource, Market
-from earshot.runs import RunContext, safe_name
+from earshot.runs import RunContext
 from listeners.base import Fetched, FetchSettings, Listener, Payload
 from listeners.errors import ErrorKind, SourceError
 from listeners.landing import append_manifest, atomic_write, store_payload
 from listeners.mention import Mention
 from listeners.registry import listener_for
+from reports.render import safe_run_id
 from warehouse.connection import writer
 from warehouse.load import FetchRecord, SourceRow, cursors, record_fetches, record_run, sync_sources
 
@@ -33,7 +34,7 @@ OUTCOME_RETENTION = timedelta(days=14)
 
 
 def _outcome_dir(ctx: RunContext) -> Path:
-    return ctx.paths.outcomes / safe_name(ctx.run_id)
+    return ctx.paths.outcomes / safe_run_id(ctx.run_id)
 
 
 def source_row(source: AnySource) -> SourceRow:

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from earshot.config import Market, load_market
 from earshot.paths import Paths, config_path
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-def safe_name(run_id: str) -> str:
-    """A run id usable as a folder name."""
-    return _UNSAFE.sub("_", run_id)
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,8 @@ _SIGNAL = {"mention_id": "VARCHAR", "content_hash": "VARCHAR", "sentiment": "DOU
 
 
 def signals(ctx: RunContext) -> dict[str, Any]:
-    """Score sentiment and intents for mentions that are new or whose text changed (lexicon and rules:
-    offline, and fast enough to rescore everything when the competitor list changes)."""
+    """Score sentiment and intents for mentions that are new or whose text changed (lexicon and rules,
+    offline). Mentions already scored keep their signals when the competitor list changes."""
     from models.signals import SignalScorer
 
     with writer(ctx.paths.warehouse) as con:

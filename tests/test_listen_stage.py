@@ -17,17 +17,19 @@ from earshot.runs import RunContext
 from tests.conftest import LoopbackServer, Reply, rss
 from warehouse.connection import reader
 
-GOOD = rss(
-    [
-        {
-            "guid": f"g{i}",
-            "title": f"Backup restore story {i}",
-            "link": f"https://f.example/{i}",
-            "description": f"&lt;p&gt;We restored client {i} in &lt;b&gt;two hours&lt;/b&gt;.&lt;/p&gt;",
-        }
-        for i in range(5)
-    ]
-)
+
+def stories(count: int, description: str) -> bytes:
+    """A feed of ``count`` restore stories; ``description`` is formatted with the story number ``i``."""
+    return rss(
+        [
+            {"guid": f"g{i}", "title": f"Backup restore story {i}", "link": f"https://f.example/{i}",
+             "description": description.format(i=i)}
+            for i in range(count)
+        ]
+    )  # fmt: skip
+
+
+GOOD = stories(5, "&lt;p&gt;We restored client {i} in &lt;b&gt;two hours&lt;/b&gt;.&lt;/p&gt;")
 BOZO = rss([{"guid": "b1", "title": "Tips & tricks"}, {"guid": "b2", "title": "Second post"}])
 
 
@@ -193,17 +195,7 @@ def test_replay_rebuilds_identical_mentions_from_the_landing_zone(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     main(["run", "--stage", "listen"])
-    grown = rss(
-        [
-            {
-                "guid": f"g{i}",
-                "title": f"Backup restore story {i}",
-                "link": f"https://f.example/{i}",
-                "description": f"Edited: client {i} restored.",
-            }
-            for i in range(7)
-        ]
-    )
+    grown = stories(7, "Edited: client {i} restored.")
     http_server.routes["/good.xml"] = conditional(grown)  # new items, an edited one, a new ETag
     main(["run", "--stage", "listen"])
     live = snapshot(earshot_home / "earshot.duckdb")
