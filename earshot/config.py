@@ -227,6 +227,18 @@ class ReportSettings(_Strict):
     max_themes: int = Field(default=30, ge=1)
 
 
+class TrendSettings(_Strict):
+    """How trends are measured (filled in by the trends work: windows, significance, emerging rule)."""
+
+
+class HypothesisSettings(_Strict):
+    """Rules that turn theme snapshots into hypotheses, and how they are tested (hypotheses work)."""
+
+
+class DeliverySettings(_Strict):
+    """Who receives each report and how: SMTP mail and an optional webhook (delivery work)."""
+
+
 class Market(_Strict):
     """The whole listening plan."""
 
@@ -239,6 +251,9 @@ class Market(_Strict):
     fetch: FetchSettings = FetchSettings()
     themes: ThemeSettings = ThemeSettings()
     report: ReportSettings = ReportSettings()
+    trends: TrendSettings = TrendSettings()
+    hypotheses: HypothesisSettings = HypothesisSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Market:
