@@ -19,15 +19,24 @@ WAREHOUSE_POOL = "earshot_warehouse"
 
 
 def default_args() -> dict[str, Any]:
-    """Retries with exponential backoff; ``EARSHOT_RETRIES`` / ``EARSHOT_RETRY_DELAY_SECONDS`` tune them
-    (tests and the offline demo shorten the delay)."""
+    """Retries with exponential backoff (``EARSHOT_RETRIES`` / ``EARSHOT_RETRY_DELAY_SECONDS`` tune them;
+    tests and the offline demo shorten the delay), and failures recorded in the warehouse."""
     return {
         "owner": "earshot",
         "retries": int(os.environ.get("EARSHOT_RETRIES", "2")),
         "retry_delay": timedelta(seconds=float(os.environ.get("EARSHOT_RETRY_DELAY_SECONDS", "120"))),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": record_failure,
     }
+
+
+def record_failure(context: Any) -> None:
+    """Task failure callback (after the last retry): keep the failure in the warehouse's ``runs`` and
+    ``task_failures`` tables. Imported lazily: DAG files load this module at parse time."""
+    from earshot.monitoring import on_task_failure
+
+    on_task_failure(context)
 
 
 def run_context(context: Any) -> Any:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from earshot.config import AnySource, Market
+from earshot.monitoring import alert_sender, notify_alerts, update_source_alerts
 from earshot.runs import RunContext
 from listeners.base import Fetched, FetchSettings, Listener, Payload
 from listeners.errors import ErrorKind, SourceError
@@ -27,7 +28,7 @@ from listeners.landing import append_manifest, atomic_write, store_payload
 from listeners.mention import Mention
 from listeners.registry import listener_for
 from reports.render import safe_run_id
-from warehouse.connection import writer
+from warehouse.connection import transaction, writer
 from warehouse.load import FetchRecord, SourceRow, cursors, record_fetches, record_run, sync_sources
 
 OUTCOME_RETENTION = timedelta(days=14)
@@ -187,8 +188,19 @@ def load(ctx: RunContext, source_ids: Iterable[str]) -> dict[str, Any]:
         totals = record_fetches(con, ctx.run_id, ctx.run_at, records)
         status = "success" if not totals["failed"] else "partial"
         errors = {r.source_id: r.error for r in records if r.failed}
-        record_run(con, ctx.run_id, "listen", ctx.run_at, datetime.now(UTC), status, {**totals, "errors": errors})
-    return {**totals, "status": status, "errors": errors}
+        with transaction(con):
+            raised, resolved = update_source_alerts(con, ctx.run_id, ctx.run_at)
+            details = {**totals, "errors": errors, "alerts": [a.subject for a in raised]}
+            record_run(con, ctx.run_id, "listen", ctx.run_at, datetime.now(UTC), status, details)
+    notified = notify_alerts(ctx.paths.warehouse, raised, alert_sender(ctx), ctx.run_at) if raised else {}
+    return {
+        **totals,
+        "status": status,
+        "errors": errors,
+        "alerts": [a.message for a in raised],
+        "resolved": [a.subject for a in resolved],
+        "notified": notified.get("notified", 0),
+    }
 
 
 def listen(ctx: RunContext, workers: int = 8) -> dict[str, Any]:
