@@ -54,6 +54,10 @@ def test_failed_sources_show_in_airflow_and_in_the_warehouse(tmp_path: Path, htt
         health = con.execute("SELECT source_id, last_status, last_error_kind FROM sources ORDER BY 1").fetchall()
         mentions = con.execute("SELECT count(*) FROM mentions").fetchone()
         listen_run = con.execute("SELECT run_id, status FROM runs WHERE stage = 'listen'").fetchone()
+        failures = con.execute("SELECT task_id, map_index, try_number, error FROM task_failures ORDER BY 2").fetchall()
     assert health == [("flaky", "error", "http_5xx"), ("gone", "error", "http_4xx"), ("ok", "ok", None)]
     assert mentions == (2,)
     assert listen_run == (run["run_id"], "partial")
+    # the failure callback kept each task that failed for good, after its last try
+    assert [(task, tries) for task, _, tries, _ in failures] == [("fetch", 1), ("fetch", 2)]
+    assert "http_4xx" in failures[0][3] or "http_4xx" in failures[1][3]
