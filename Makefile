@@ -8,13 +8,34 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint constraints clean
+.PHONY: demo test install browser lint constraints clean
 
 demo: $(STAMP)
 	$(BIN)/earshot demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest
+
+# Headless Chromium for the browser tests (tests/browser.py): Debian's chromium and chromium-driver, installed
+# with apt-get only when missing, through sudo only when not root. `make test BROWSER=skip` leaves them out:
+# the browser tests then skip themselves (or fail, under EARSHOT_REQUIRE_BROWSER=1 as in CI).
+BROWSER ?= install
+browser:
+ifneq ($(BROWSER),skip)
+	@if { command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null 2>&1 \
+	  && command -v chromedriver >/dev/null 2>&1; then exit 0; fi; \
+	fail() { echo "make: the browser tests need headless Chromium and it could not be installed: $$1." >&2; \
+	  echo "  Install chromium and chromedriver (Debian: apt-get install chromium chromium-driver)," >&2; \
+	  echo "  or run 'make test BROWSER=skip' to skip the browser tests." >&2; exit 1; }; \
+	command -v apt-get >/dev/null 2>&1 || fail "apt-get not found"; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	  else fail "not root, and sudo not found"; fi; \
+	echo "Installing headless Chromium for the browser tests: apt-get install chromium chromium-driver"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || fail "apt-get update failed"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	  || fail "apt-get install chromium chromium-driver failed"; \
+	command -v chromedriver >/dev/null 2>&1 || fail "chromedriver is still not on PATH after the install"
+endif
 
 install: $(STAMP)
 

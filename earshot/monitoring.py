@@ -157,5 +157,40 @@ def notify_alerts(
 
 
 def alert_sender(ctx: Any) -> Callable[[str, str], None] | None:
-    """How alerts reach a person: the channels configured under ``delivery:`` (TODO wire)."""
-    return None
+    """How alerts reach a person: the channels configured under ``delivery:`` (webhook and/or mail to the
+    report's recipients), or None when none is. Raises the first channel's error after trying them all."""
+    settings = ctx.market.delivery
+    if settings.email is None and settings.webhook is None:
+        return None
+
+    def send(subject: str, text: str) -> None:
+        from email.message import EmailMessage
+        from email.utils import formatdate
+
+        from earshot import mail, webhook
+
+        problems = []
+        if settings.webhook is not None:
+            try:
+                body = {"text": f"*{subject}*\n{text}"}
+                webhook.post(settings.webhook.url, body, settings.webhook.timeout, ctx.market.fetch.user_agent)
+            except Exception as exc:
+                problems.append(f"webhook {webhook.target(settings.webhook.url)}: {exc}")
+        if settings.email is not None:
+            messages = {}
+            for recipient in settings.email.recipients:
+                message = EmailMessage()
+                message["From"], message["To"], message["Subject"] = settings.email.sender, recipient, subject
+                message["Date"] = formatdate(localtime=False)
+                message["Auto-Submitted"] = "auto-generated"
+                message.set_content(text)
+                messages[mail.address(recipient)] = message
+            try:
+                failed = mail.send(settings.email, mail.smtp_credentials(settings.email), messages)
+                problems += [f"email {to}: {error}" for to, error in failed.items() if error is not None]
+            except Exception as exc:
+                problems.append(f"email: {exc}")
+        if problems:
+            raise RuntimeError("; ".join(problems))
+
+    return send

@@ -11,6 +11,7 @@ from earshot import listen
 from earshot.monitoring import record_task_failure
 from earshot.runs import RunContext
 from tests.conftest import LoopbackServer, Reply
+from tests.test_delivery import Receiver, SmtpServer, email_block, receiver, smtp  # noqa: F401 (fixtures)
 from tests.test_listen_stage import GOOD, conditional, write_market
 from warehouse.connection import reader, writer
 from warehouse.load import record_run
@@ -72,3 +73,27 @@ def test_task_failures_are_kept_and_mark_the_stage_failed_unless_it_reported_its
     assert runs[1][:3] == ("r2", "themes", "failed") and "cluster: MemoryError" in runs[1][3]
     assert runs[2][:3] == ("r3", "report", "failed")
     assert failures == [("r1", "fetch", 3, 2), ("r2", "cluster", -1, 3), ("r3", "write_report", -1, 2)]
+
+
+def test_the_alert_is_sent_once_by_webhook_and_mail(
+    flaky: dict,
+    earshot_home: Path,
+    smtp: SmtpServer,  # noqa: F811 (the fixture)
+    receiver: Receiver,  # noqa: F811 (the fixture)
+) -> None:
+    import os
+
+    import yaml
+
+    config = Path(os.environ["EARSHOT_CONFIG"])
+    plan = yaml.safe_load(config.read_text())
+    plan["delivery"] = {"webhook": {"url": receiver.url}, "email": email_block(smtp.port, ["ops@vaultline.example"])}
+    config.write_text(yaml.safe_dump(plan))
+    for n in range(1, 6):
+        run(n)
+    assert len(receiver.posts) == 1 and "Source flaky has failed 3 runs in a row" in receiver.bodies()[0]["text"]
+    assert [(to, message["Subject"]) for _, to, message in smtp.mailbox.messages] == [
+        (["ops@vaultline.example"], "earshot alert: flaky")
+    ]
+    with reader(earshot_home / "earshot.duckdb") as con:
+        assert con.execute("SELECT notified_at IS NOT NULL, notify_error FROM alerts").fetchall() == [(True, None)]
