@@ -3,8 +3,8 @@
 Vaultline sells backup and disaster recovery to MSPs. The demo listens to three audiences through nine
 feeds (three per audience, RSS 2.0 and Atom 1.0 mixed) and plants five themes with separate vocabularies,
 plus about 15% noise on unrelated one-off topics, so a run of the pipeline has a known right answer:
-the report's themes must be the planted ones. Everything comes from ``random.Random(seed)`` and a fixed
-anchor date, so two builds render byte-identical feeds.
+the report's themes must be the planted ones. Everything comes from ``random.Random(seed)`` and an anchor
+date (fixed unless given), so two builds with the same seed and anchor render byte-identical feeds.
 
 One feed is malformed on purpose, as real feeds often are: :data:`MALFORMED_FEED` (``mainstreet-owners``)
 writes its channel ``<title>`` with a bare ``&``. feedparser flags it (``bozo=1``) but still returns every
@@ -24,7 +24,9 @@ from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
 ANCHOR = datetime(2026, 11, 16, 12, 0, tzinfo=UTC)
-"""The demo's "now": items are spread over the :data:`WEEKS` weeks before it."""
+"""The default demo "now": items are spread over the :data:`WEEKS` weeks before the anchor. Tests use this
+fixed one; ``earshot demo`` passes :func:`anchor_for` the current time, so the demo's newest items are
+always recent and its trends (windows ending at the run) stay meaningful as the calendar moves on."""
 WEEKS = 8
 MALFORMED_FEED = "mainstreet-owners"
 """The one feed whose XML is deliberately broken (a bare ``&`` in its channel title)."""
@@ -909,21 +911,35 @@ class _Draft:
     published: datetime
 
 
-def build_demo_feeds(seed: int = 7) -> list[DemoFeed]:
-    """Generate the demo market's feeds; the same seed always gives the same feeds, item for item."""
+def anchor_for(now: datetime) -> datetime:
+    """The anchor for a demo run at ``now``: the start of its UTC day. Rounding keeps the feeds (and their
+    ETags) the same for every run that day, so a re-run is answered ``304 Not Modified``."""
+    if now.tzinfo is None:
+        raise ValueError("anchor_for needs an aware datetime (UTC), got a naive one")
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def build_demo_feeds(seed: int = 7, anchor: datetime = ANCHOR) -> list[DemoFeed]:
+    """Generate the demo market's feeds, dated over the weeks before ``anchor``; the same seed and anchor
+    always give the same feeds, item for item. Another anchor shifts every date and nothing else."""
+    if anchor.tzinfo is None:
+        raise ValueError("the demo anchor must be an aware datetime (UTC), got a naive one")
+    anchor = anchor.astimezone(UTC)
     rng = random.Random(seed)
     drafts: list[_Draft] = []
     seen: set[str] = set()
     for theme, plan in _THEME_PLAN.items():
-        drafts.extend(_theme_drafts(theme, plan, rng, seen))
-    drafts.extend(_noise_drafts(rng))
+        drafts.extend(_theme_drafts(theme, plan, rng, seen, anchor))
+    drafts.extend(_noise_drafts(rng, anchor))
     return [_finish_feed(spec, [d for d in drafts if d.spec is spec], rng) for spec in _FEEDS]
 
 
-def _theme_drafts(theme: str, plan: dict[str, int], rng: random.Random, seen: set[str]) -> list[_Draft]:
+def _theme_drafts(
+    theme: str, plan: dict[str, int], rng: random.Random, seen: set[str], anchor: datetime
+) -> list[_Draft]:
     audiences = [audience for audience, count in plan.items() for _ in range(count)]
     rng.shuffle(audiences)
-    dates = _dates(len(audiences), _WEEKLY_WEIGHTS[theme], rng)
+    dates = _dates(len(audiences), _WEEKLY_WEIGHTS[theme], rng, anchor)
     drafts = []
     for audience, published in zip(audiences, dates, strict=True):
         spec = _pick_feed(audience, rng)
@@ -934,9 +950,9 @@ def _theme_drafts(theme: str, plan: dict[str, int], rng: random.Random, seen: se
     return drafts
 
 
-def _noise_drafts(rng: random.Random) -> list[_Draft]:
+def _noise_drafts(rng: random.Random, anchor: datetime) -> list[_Draft]:
     pairs = [(audience, pair) for audience, pairs in _NOISE.items() for pair in pairs]
-    dates = _dates(len(pairs), _WEEKLY_WEIGHTS["noise"], rng)
+    dates = _dates(len(pairs), _WEEKLY_WEIGHTS["noise"], rng, anchor)
     rng.shuffle(dates)
     drafts = []
     for (audience, (title, text)), published in zip(pairs, dates, strict=True):
@@ -950,8 +966,8 @@ def _pick_feed(audience: str, rng: random.Random, off_topic: bool = False) -> _F
     return rng.choices(specs, weights=[spec.weight for spec in specs])[0]
 
 
-def _dates(count: int, weights: Sequence[float], rng: random.Random) -> list[datetime]:
-    """``count`` dates over the weeks before :data:`ANCHOR`, in exact proportion to ``weights``.
+def _dates(count: int, weights: Sequence[float], rng: random.Random, anchor: datetime) -> list[datetime]:
+    """``count`` dates over the weeks before ``anchor``, in exact proportion to ``weights``.
 
     Counts per week use largest remainders, so a theme's trend is the same for every seed.
     """
@@ -966,7 +982,7 @@ def _dates(count: int, weights: Sequence[float], rng: random.Random) -> list[dat
         newest = (len(per_week) - week - 1) * _MINUTES_PER_WEEK  # minutes before the anchor
         for _ in range(n):
             minutes_ago = rng.randrange(newest, newest + _MINUTES_PER_WEEK)
-            dates.append(ANCHOR - timedelta(minutes=minutes_ago))
+            dates.append(anchor - timedelta(minutes=minutes_ago))
     return dates
 
 

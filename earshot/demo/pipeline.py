@@ -6,24 +6,55 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from earshot.airflow_runner import DagRunFailed, run_dags
 from earshot.paths import Paths
 
+ANCHOR_FILE = "demo-anchor.txt"
+"""Under the demo's home: the anchor its data was dated to, so re-runs serve the very same feeds."""
+ANCHOR_REUSE = timedelta(days=2)
+"""How long a home keeps its anchor: a re-run just after midnight still gets ``304 Not Modified``, while a
+demo run days later gets fresh dates (its trends windows end at the run, so old data would look quiet)."""
 
-def run_demo(home: Path) -> int:
+
+def demo_anchor(home: Path, now: datetime) -> datetime:
+    """Where the demo's data ends for a run at ``now``: the anchor this home used last while it is under
+    :data:`ANCHOR_REUSE` old, else the start of ``now``'s UTC day (remembered for the next run)."""
+    from earshot.demo.market_data import anchor_for
+
+    marker = Path(home) / ANCHOR_FILE
+    try:
+        kept = datetime.fromisoformat(marker.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        kept = None
+    if kept is not None and kept.tzinfo is not None and timedelta(0) <= now - kept < ANCHOR_REUSE:
+        return kept.astimezone(UTC)
+    anchor = anchor_for(now)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(anchor.isoformat() + "\n", encoding="utf-8")
+    return anchor
+
+
+def run_demo(home: Path, anchor: datetime | None = None) -> int:
     """Serve the demo feeds, run listen → themes → report with ``dag.test()``, print where the report is.
 
-    Safe to re-run: the second run fetches with conditional GET (nothing new), re-clusters the same
-    mentions into the same theme ids and writes a new report.
+    The demo's data ends at ``anchor`` (default :func:`demo_anchor` for the current time), because the DAG
+    runs happen now and trend windows end at the run. Safe to re-run: the second run fetches with
+    conditional GET (nothing new), re-clusters the same mentions into the same theme ids and writes a new
+    report.
     """
     from earshot.demo import DEMO_URL_ENV, MARKET_PATH, DemoServer, build_demo_feeds
 
     paths = Paths(home).ensure()
     started = time.monotonic()
-    with DemoServer(build_demo_feeds()) as server:
-        print(f"demo market: {server.base_url} (serving the bundled demo feeds on loopback)")
+    anchor = anchor or demo_anchor(paths.home, datetime.now(UTC))
+    with DemoServer(build_demo_feeds(anchor=anchor)) as server:
+        print(
+            f"demo market: {server.base_url} (serving the bundled demo feeds on loopback, "
+            f"dated up to {anchor:%Y-%m-%d %H:%M} UTC)"
+        )
         env = {
             **os.environ,
             "EARSHOT_HOME": str(paths.home),

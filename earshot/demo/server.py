@@ -12,14 +12,14 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import cast
 
-from earshot.demo.market_data import DemoFeed, build_demo_feeds, render_feed
+from earshot.demo.market_data import DemoFeed, anchor_for, build_demo_feeds, render_feed
 
 
 @dataclass(frozen=True)
@@ -159,8 +159,9 @@ class DemoServer:
 
 
 def main() -> None:
-    """``python -m earshot.demo.server``: serve the demo feeds until Ctrl-C, for poking at them by hand."""
-    with DemoServer() as server:
+    """``python -m earshot.demo.server``: serve the demo feeds, dated up to today, until Ctrl-C, for poking at
+    them by hand."""
+    with DemoServer(build_demo_feeds(anchor=anchor_for(datetime.now(UTC)))) as server:
         print(f"EARSHOT_DEMO_URL={server.base_url}")
         for path in server.documents:
             print(f"  {server.base_url}{path}")
