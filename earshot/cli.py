@@ -83,11 +83,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if "themes" in stages:
         embedded = themes.embed(ctx)
         themes.signals(ctx)
-        clustered = themes.cluster(ctx)
+        clustered = themes.cluster(ctx, refit=args.refit)
         print(
-            f"themes: embedded {embedded['embedded']} new texts with {embedded['model']}; "
-            f"{clustered['themes']} themes over {clustered['mentions']} mentions, "
-            f"{clustered['noise_share']:.0%} unassigned"
+            f"themes: {clustered['mode']} ({clustered['reason']}); {clustered['themes']} themes over "
+            f"{clustered['mentions']} mentions, {clustered['noise_share']:.0%} unassigned; "
+            f"embedded {embedded['embedded']} new texts with {embedded['model']}"
         )
     if "report" in stages:
         written = report.report(ctx)
@@ -157,6 +157,31 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deliver(args: argparse.Namespace) -> int:
+    """Deliver a written report (default: the latest) to targets it has not reached yet."""
+    from earshot.delivery import DeliveryFailed, deliver_run
+
+    if args.config:
+        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    try:
+        result = deliver_run(args.run_id)
+    except (LookupError, FileNotFoundError) as exc:  # no such report, no warehouse, report file gone
+        print(f"earshot deliver: {exc}", file=sys.stderr)
+        return 1
+    except DeliveryFailed as exc:
+        result = exc.summary
+    if not result["configured"]:
+        print(result["message"])
+        return 0
+    print(
+        f"deliver {result['run_id']}: {result['sent']} sent, {result['already_sent']} sent before, "
+        f"{result['failed']} failed"
+    )
+    for failure in result["failures"]:
+        print(f"  ! {failure}", file=sys.stderr)
+    return 3 if result["failed"] else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Serve the bundled demo market on 127.0.0.1 and run the three DAGs through real Airflow."""
     from earshot.demo.pipeline import run_demo
@@ -176,6 +201,214 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hypotheses_failed(exc: Exception) -> int:
+    print(f"earshot hypotheses: {exc}", file=sys.stderr)
+    return 2
+
+
+def cmd_hypotheses_list(args: argparse.Namespace) -> int:
+    """Hypotheses to test first (ranked), under test, validated, then the rest."""
+    import json
+
+    from earshot.hypotheses import HypothesisError, format_list, read_hypotheses
+    from earshot.paths import Paths
+
+    try:
+        views = read_hypotheses(Paths.from_env().warehouse, status=args.status)
+    except HypothesisError as exc:
+        return _hypotheses_failed(exc)
+    print(json.dumps([v.as_json() for v in views], indent=1, ensure_ascii=False) if args.json else format_list(views))
+    return 0
+
+
+def cmd_hypotheses_show(args: argparse.Namespace) -> int:
+    """One hypothesis: evidence, baseline and series, test plan, criteria, results, history, quotes."""
+    import json
+
+    from earshot.hypotheses import HypothesisError, format_view, read_hypotheses
+    from earshot.paths import Paths
+
+    try:
+        (view,) = read_hypotheses(Paths.from_env().warehouse, hypothesis=args.id)
+    except HypothesisError as exc:
+        return _hypotheses_failed(exc)
+    print(json.dumps(view.as_json(), indent=1, ensure_ascii=False) if args.json else format_view(view))
+    return 0
+
+
+def _hypotheses_writer() -> Any:
+    from earshot.hypotheses import HypothesisError
+    from earshot.paths import Paths
+    from warehouse.connection import writer
+
+    db = Paths.from_env().warehouse
+    if not db.exists():
+        raise HypothesisError(f"no warehouse at {db}: run `earshot run` first")
+    return writer(db)
+
+
+def cmd_hypotheses_record(args: argparse.Namespace) -> int:
+    """Record a test marketing ran; the verdict follows the hypothesis's success criteria."""
+    from datetime import UTC, datetime
+
+    from earshot.hypotheses import HypothesisError, record_result
+
+    try:
+        with _hypotheses_writer() as con:
+            outcome = record_result(
+                con, args.id, kind=args.kind, metric=args.metric, value=args.value, sample=args.sample,
+                control=args.control, control_sample=args.control_sample, recorded_by=args.by, note=args.note,
+                at=datetime.now(UTC), source="cli",
+            )  # fmt: skip
+    except HypothesisError as exc:
+        return _hypotheses_failed(exc)
+    print(f"recorded {outcome.result_id} for {outcome.hypothesis_id}: {outcome.verdict}: {outcome.verdict_why}")
+    moved = f"{outcome.status_before} → {outcome.status_after}" if outcome.status_before != outcome.status_after else ""
+    print(f"status: {moved or outcome.status_after}" + (f" ({outcome.status_why})" if outcome.status_why else ""))
+    return 0
+
+
+def cmd_hypotheses_set_status(args: argparse.Namespace) -> int:
+    """Change a status by hand; kept in the history with who and why."""
+    from datetime import UTC, datetime
+
+    from earshot.hypotheses import HypothesisError, set_status
+
+    try:
+        with _hypotheses_writer() as con:
+            event = set_status(con, args.id, args.status, by=args.by, why=args.why, at=datetime.now(UTC))
+    except HypothesisError as exc:
+        return _hypotheses_failed(exc)
+    if event is None:
+        print(f"{args.id}: already {args.status}; nothing changed")
+    else:
+        print(f"{args.id}: {event.from_status} → {event.to_status} (by {event.by}: {event.why})")
+    return 0
+
+
+def cmd_hypotheses_brief(args: argparse.Namespace) -> int:
+    """Write the sales brief of a validated hypothesis (HTML, Markdown, CSV, JSON) and record the hand-off."""
+    from datetime import UTC, datetime
+
+    from earshot.briefs import BriefError, write_brief
+    from earshot.config import load_market
+    from earshot.hypotheses import HypothesisError
+    from earshot.paths import Paths, config_path
+
+    paths = Paths.from_env()
+    market = load_market(Path(args.config) if args.config else config_path())
+    try:
+        written = write_brief(paths.warehouse, paths.reports, args.id, market, at=datetime.now(UTC), by=args.by,
+                              out=Path(args.out) if args.out else None)  # fmt: skip
+    except (BriefError, HypothesisError) as exc:
+        return _hypotheses_failed(exc)
+    done = "handed off to sales" if written.handed_off_now else "already handed off; brief rewritten"
+    print(f"{written.hypothesis_id}: {done}")
+    for path in (written.html, written.markdown, written.csv, written.json):
+        print(f"  {path}")
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Airflow on this machine (``airflow standalone``) with earshot's DAGs and pool."""
+    from earshot.standalone import run_standalone
+
+    if args.config:
+        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    return run_standalone(port=args.port)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the installation; exit 1 when any check failed."""
+    from earshot.doctor import FAIL, render, run_checks
+
+    if args.config:
+        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    checks = run_checks(probe_sources=not args.offline, load_model=not args.quick, timeout=args.timeout)
+    print(render(checks))
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Refresh the analysts' read-only copy (with search indexes)."""
+    from earshot.paths import Paths
+    from warehouse.analyst import refresh_snapshot
+
+    summary = refresh_snapshot(Paths.from_env().warehouse)
+    print(f"analyst snapshot: {summary.path} ({summary.mentions} mentions full-text indexed, "
+          f"{summary.vectors} vectors in the HNSW index, model {summary.model or '-'})")  # fmt: skip
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Tables or views to Parquet, read from the analysts' snapshot (never blocks the pipeline)."""
+    from earshot.paths import Paths
+    from warehouse.analyst import open_snapshot, snapshot_path
+    from warehouse.export import export_parquet, relations
+
+    con = open_snapshot(snapshot_path(Paths.from_env().warehouse))
+    try:
+        names = args.tables or relations(con)
+        try:
+            written = export_parquet(con, names, Path(args.to))
+        except ValueError as exc:
+            print(f"earshot export: {exc}", file=sys.stderr)
+            return 2
+    finally:
+        con.close()
+    for name, rows in written.items():
+        print(f"{Path(args.to) / (name + '.parquet')}  {rows} rows")
+    return 0
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    """The data dictionary, from the database's own comments."""
+    import duckdb
+
+    from warehouse.dictionary import data_dictionary
+    from warehouse.migrate import migrate
+
+    con = duckdb.connect()  # a fresh in-memory warehouse at the current schema: no data needed
+    try:
+        migrate(con)
+        text = data_dictionary(con)
+    finally:
+        con.close()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run SQL on the analysts' snapshot (read-only, fts and vss loaded) and print the result."""
+    import duckdb
+
+    from earshot.paths import Paths
+    from warehouse.analyst import open_snapshot, snapshot_path
+
+    con = open_snapshot(snapshot_path(Paths.from_env().warehouse))
+    try:
+        relation = con.sql(args.query)
+        if relation is None:
+            return 0
+        if args.csv:
+            import csv
+
+            writer_ = csv.writer(sys.stdout)
+            writer_.writerow(relation.columns)
+            writer_.writerows(relation.fetchall())
+        else:
+            relation.show(max_rows=args.limit, max_width=200)
+    except duckdb.Error as exc:
+        print(f"earshot sql: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="earshot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
     run.add_argument("--stage", choices=(*STAGES, "all"), default="all")
     run.add_argument("--workers", type=int, default=8, help="sources fetched in parallel")
+    run.add_argument(
+        "--refit", action="store_true", help="recluster every mention now instead of assigning new ones to themes"
+    )
     run.set_defaults(func=cmd_run)
 
     sources = sub.add_parser("sources", help="source health: last success, errors, items per run")
@@ -213,11 +449,80 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fp32", action="store_true", help="skip int8 quantization (exact, slower)")
     export.set_defaults(func=cmd_export_onnx)
 
+    deliver = sub.add_parser("deliver", help="send a written report by e-mail / webhook (retries what failed)")
+    deliver.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the report's run (default: the latest report)")
+    deliver.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
+    deliver.set_defaults(func=cmd_deliver)
+
     demo = sub.add_parser("demo", help="run the whole pipeline offline on the bundled demo market")
     demo.add_argument(
         "--home", default=os.environ.get("EARSHOT_DEMO_HOME", "data/demo"), help="data directory for the demo"
     )
     demo.set_defaults(func=cmd_demo)
+
+    hypotheses = sub.add_parser("hypotheses", help="hypotheses from the evidence: list, show, record results")
+    hyp = hypotheses.add_subparsers(dest="action", required=True)
+    listing = hyp.add_parser("list", help="to test first (ranked), under test, validated, the rest")
+    listing.add_argument("--status", choices=("proposed", "testing", "validated", "rejected", "expired", "handed_off"))
+    listing.add_argument("--json", action="store_true", help="print JSON (evidence, baseline, series, results...)")
+    listing.set_defaults(func=cmd_hypotheses_list)
+    show = hyp.add_parser("show", help="one hypothesis in full")
+    show.add_argument("id", help="hypothesis id (or a unique prefix of it)")
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    show.set_defaults(func=cmd_hypotheses_show)
+    record = hyp.add_parser("record", help="record the result of a test you ran; the verdict follows the criteria")
+    record.add_argument("id", help="hypothesis id (or a unique prefix of it)")
+    record.add_argument("--kind", required=True, choices=("message_test", "survey", "content", "interview"))
+    record.add_argument("--metric", required=True, help="what was measured: reply_rate, click_rate, agree ...")
+    record.add_argument("--value", required=True, help="the rate or share: 0.052, 5.2%% or 21/400 (gives the sample)")
+    record.add_argument("--sample", type=int, help="how many were reached or asked")
+    record.add_argument("--control", help="the control group's rate (message test, content): 0.031, 3.1%% or 12/400")
+    record.add_argument("--control-sample", type=int, help="the control group's size (default: --sample)")
+    record.add_argument("--by", required=True, help="who ran or recorded the test")
+    record.add_argument("--note", default="", help="anything worth keeping with the result")
+    record.set_defaults(func=cmd_hypotheses_record)
+    status = hyp.add_parser("set-status", help="change a status by hand (kept in the history)")
+    status.add_argument("id", help="hypothesis id (or a unique prefix of it)")
+    status.add_argument("status", choices=("proposed", "testing", "validated", "rejected", "expired"))
+    status.add_argument("--by", required=True, help="who decides")
+    status.add_argument("--why", required=True, help="why, in words (kept in the history)")
+    status.set_defaults(func=cmd_hypotheses_set_status)
+    brief = hyp.add_parser("brief", help="sales brief of a validated hypothesis (HTML, MD, CSV, JSON); hands it off")
+    brief.add_argument("id", help="hypothesis id (or a unique prefix of it)")
+    brief.add_argument("--out", help="folder for the files (default: $EARSHOT_HOME/reports/briefs/<hypothesis id>)")
+    brief.add_argument("--by", default="earshot", help="who hands it off to sales (kept in the status history)")
+    brief.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
+    brief.set_defaults(func=cmd_hypotheses_brief)
+
+    airflow = sub.add_parser("airflow", help="Airflow on this machine (airflow standalone) with earshot's DAGs")
+    airflow.add_argument("--port", type=int, default=8080, help="UI and REST API port (default 8080)")
+    airflow.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
+    airflow.set_defaults(func=cmd_airflow)
+
+    doctor = sub.add_parser("doctor", help="check the installation and say what to fix")
+    doctor.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
+    doctor.add_argument("--offline", action="store_true", help="do not probe the sources over the network")
+    doctor.add_argument("--quick", action="store_true", help="do not load the embedding model")
+    doctor.add_argument("--timeout", type=float, default=10.0, help="seconds per source probe")
+    doctor.set_defaults(func=cmd_doctor)
+
+    snapshot = sub.add_parser("snapshot", help="refresh the analysts' read-only copy with search indexes")
+    snapshot.set_defaults(func=cmd_snapshot)
+
+    parquet = sub.add_parser("export", help="tables or views to Parquet (from the analysts' snapshot)")
+    parquet.add_argument("tables", nargs="*", help="names (default: every table and view)")
+    parquet.add_argument("--to", default="parquet", help="folder (default: ./parquet)")
+    parquet.set_defaults(func=cmd_export)
+
+    dictionary = sub.add_parser("dictionary", help="print the data dictionary (Markdown) from the schema's comments")
+    dictionary.add_argument("--out", help="write it to this file")
+    dictionary.set_defaults(func=cmd_dictionary)
+
+    sql = sub.add_parser("sql", help="run SQL on the analysts' snapshot (read-only; fts and vss loaded)")
+    sql.add_argument("query")
+    sql.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
+    sql.add_argument("--limit", type=int, default=40, help="rows shown in the table (default 40)")
+    sql.set_defaults(func=cmd_sql)
 
     init = sub.add_parser("init", help="write a commented starter market.yaml")
     init.add_argument("path", nargs="?", default="market.yaml")
