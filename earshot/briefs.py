@@ -148,7 +148,7 @@ def _hand_off(
         raise BriefError(reason)
     handed = False
     if view.status == VALIDATED:
-        set_status(con, view.hypothesis_id, HANDED_OFF, by=by, why=HANDOFF_WHY, at=at)
+        set_status(con, view.hypothesis_id, HANDED_OFF, by=by, why=HANDOFF_WHY, at=at, manual=by != SYSTEM)
         view = load_hypothesis(con, view.hypothesis_id)
         handed = True
     brief = build_brief(

@@ -748,7 +748,7 @@ def _reevaluate(con: duckdb.DuckDBPyConnection, row: dict[str, Any], at: datetim
     history = _load_events(con, [hid])[hid]
     decision = _decide(row, _load_results(con, [hid]).get(hid, []), _load_series(con, [hid]).get(hid, []), history, at)
     events = _apply(row, decision, at, run_id, max([e.seq for e in history], default=0) + 1)
-    if row["status"] in OPEN:
+    if row["status"] in OPEN or events:  # a verdict just reached explains itself too
         row["status_why"] = decision.why
     row["updated_at"] = at
     _write_rows(con, [row])
@@ -765,9 +765,10 @@ def set_status(
     why: str,
     at: datetime,
     run_id: str | None = None,
+    manual: bool = True,
 ) -> StatusEvent | None:
-    """Change a status by hand (kept in the history like any change); ``None`` when it already had it.
-    The sales hand-off uses this to set ``handed_off``."""
+    """Change a status (kept in the history like any change); ``None`` when it already had it.
+    The sales hand-off uses this to set ``handed_off`` with ``manual=False``: the pipeline did it."""
     if status not in STATUSES:
         raise HypothesisError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     if not by.strip():
@@ -782,12 +783,12 @@ def set_status(
             return None
         history = _load_events(con, [hid])[hid]
         seq = max([e.seq for e in history], default=0) + 1
-        event = _event(hid, seq, at, before, status, by.strip(), why.strip(), True, run_id)
+        event = _event(hid, seq, at, before, status, by.strip(), why.strip(), manual, run_id)
         _enter(row, status, at)
-        row["status_why"] = f"set by {by.strip()}: {why.strip()}"
+        row["status_why"] = f"set by {by.strip()}: {why.strip()}" if manual else why.strip()
         _write_rows(con, [row])
         _append_events(con, [event])
-    return StatusEvent(seq, at, before, status, by.strip(), why.strip(), True, run_id)
+    return StatusEvent(seq, at, before, status, by.strip(), why.strip(), manual, run_id)
 
 
 def record_from_params(db_path: Path, params: dict[str, Any], *, run_id: str, at: datetime) -> dict[str, Any]:
