@@ -1,22 +1,34 @@
 """
 ### earshot · report
 
-Runs whenever themes are updated (asset `earshot://warehouse/themes`) and writes one self-contained
-HTML report and its Markdown twin under `$EARSHOT_HOME/reports/<run id>/`, plus `latest.html` and
-`latest.md`: themes ranked by volume with keywords, audience mix and linked quotes, and source health.
+Runs **weekly, Monday 07:00 UTC** by default. Set the environment variable `EARSHOT_REPORT_SCHEDULE` where
+the DAG files are parsed (scheduler and dag-processor) to change it: a cron string (`0 7 * * 1-5`) or a
+preset (`@daily`, `@weekly`, `@monthly`). It is read at parse time, from the environment only: a DAG's
+schedule cannot wait for `market.yaml` to be read. The themes DAG keeps the warehouse fresh in between;
+each report covers the period since the previous report (or the last 7 days for the first one).
+
+Writes one self-contained HTML report (charts inline, no scripts, opens offline) and its Markdown twin under
+`$EARSHOT_HOME/reports/<run id>/` with a `summary.json`, refreshes `latest.html` / `latest.md`, and rewrites
+the archive index `index.html` / `index.md` listing every report. The report reads: summary, hypotheses to
+test first, under test, validated (with their sales briefs), trending and emerging themes by audience with
+charts, what changed since the last report, and source health.
 """
 
 from __future__ import annotations
 
+import os
+
 import pendulum
 from airflow.sdk import dag, task
 
-from earshot.airflow_support import THEMES, WAREHOUSE_POOL, default_args
+from earshot.airflow_support import WAREHOUSE_POOL, default_args
+
+REPORT_SCHEDULE = os.environ.get("EARSHOT_REPORT_SCHEDULE", "").strip() or "0 7 * * 1"
 
 
 @dag(
     dag_id="earshot_report",
-    schedule=[THEMES],
+    schedule=REPORT_SCHEDULE,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -27,7 +39,7 @@ from earshot.airflow_support import THEMES, WAREHOUSE_POOL, default_args
 def earshot_report() -> None:
     @task(pool=WAREHOUSE_POOL)
     def write_report(**context: object) -> dict:
-        """Render the report from the latest themes; returns its paths (XCom carries references)."""
+        """Render the report from the warehouse as it is now; returns its paths (XCom carries references)."""
         from earshot import report
         from earshot.airflow_support import run_context
 

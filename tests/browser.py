@@ -211,7 +211,7 @@ class LayoutReport:
     tag_counts: dict[str, int]
     scripts: int
     handler_attributes: list[str]  # "tag[onerror]" for any on* attribute
-    unsafe_links: list[str]  # hrefs that are neither http(s) nor a same-page #fragment
+    unsafe_links: list[str]  # hrefs that are neither http(s), a same-page #fragment, nor a relative .html/.md file
     injected: list[str]  # elements carrying INJECTED_CLASS
     pwned: bool  # window.__pwned got set
     title: str
@@ -239,7 +239,8 @@ for (const e of all) { const t = e.tagName.toLowerCase(); counts[t] = (counts[t]
 const handlers = [];
 for (const e of all) for (const a of e.attributes) if (/^on/i.test(a.name)) handlers.push(name(e) + '[' + a.name + ']');
 const links = Array.from(document.querySelectorAll('a[href], area[href]')).map((e) => e.getAttribute('href'))
-  .filter((h) => !/^https?:\\/\\//i.test(h) && !/^#[\\w-]*$/.test(h));
+  .filter((h) => !/^https?:\\/\\//i.test(h) && !/^#[\\w-]*$/.test(h)
+    && !/^(?:\\.\\.\\/)*(?:[\\w-][\\w.-]*\\/)*[\\w-][\\w.-]*\\.(?:html|md)(?:#[\\w-]*)?$/.test(h));
 const where = (e) => (e.parentElement && e.parentElement !== document.body ? name(e.parentElement) + ' > ' : '')
   + name(e);
 const bidi = /[\\u0590-\\u08ff\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufb1d-\\ufdff\\ufe70-\\ufeff]/;
@@ -297,7 +298,8 @@ def assert_page_sane(
     """The standard checks any page earshot writes must pass, at each viewport, with a screenshot of each.
 
     No console errors, no script run by scraped text, exactly ``scripts`` ``<script>`` elements (the page's
-    own), no on* attributes, no link that is not http(s) or a #fragment, no injected element, no sideways
+    own), no on* attributes, no link that is not http(s), a #fragment or a relative path to an .html/.md file
+    (the archive and sales briefs: no scheme, no absolute path), no injected element, no sideways
     scrolling, no page text turned around by a stray bidi override, no short heading word broken across
     lines, and every selector in ``expect_selectors`` present. All problems are reported together.
 

@@ -107,7 +107,8 @@ def test_pipeline_is_connected_by_assets(parsed: dict) -> None:
     dags = parsed["dags"]
     assert dags["earshot_listen"]["schedule"] == "0 */6 * * *"
     assert dags["earshot_listen"]["produces"] == dags["earshot_themes"]["consumes"] == ["earshot://warehouse/mentions"]
-    assert dags["earshot_themes"]["produces"] == dags["earshot_report"]["consumes"] == ["earshot://warehouse/themes"]
+    assert dags["earshot_themes"]["produces"] == ["earshot://warehouse/themes"]
+    assert dags["earshot_report"]["schedule"] == "0 7 * * 1"  # weekly by default (EARSHOT_REPORT_SCHEDULE)
 
 
 def test_warehouse_writers_share_the_single_slot_pool(parsed: dict) -> None:
