@@ -11,7 +11,13 @@ Writes one self-contained HTML report (charts inline, no scripts, opens offline)
 `$EARSHOT_HOME/reports/<run id>/` with a `summary.json`, refreshes `latest.html` / `latest.md`, and rewrites
 the archive index `index.html` / `index.md` listing every report. The report reads: summary, hypotheses to
 test first, under test, validated (with their sales briefs), trending and emerging themes by audience with
-charts, what changed since the last report, and source health.
+charts, what changed since the last report, and source health. Validated hypotheses are handed off first:
+their sales briefs are written under `reports/briefs/<hypothesis id>/`.
+
+Then, side by side: **deliver** mails the report and posts the webhook configured under `delivery:` in
+`market.yaml` (an outbox in the `deliveries` table: retried, never sent twice, the report never touched), and
+**analyst_snapshot** refreshes `analyst.duckdb`, the read-only copy analysts query (with full-text and
+similarity indexes) while the pipeline writes.
 """
 
 from __future__ import annotations
@@ -45,7 +51,33 @@ def earshot_report() -> None:
 
         return report.report(run_context(context))
 
-    write_report()
+    @task
+    def deliver(written: dict, **context: object) -> dict:
+        """Send the report (not in the writer pool: retries must not hold the warehouse slot)."""
+        from earshot import delivery
+        from earshot.airflow_support import run_context
+
+        try:
+            return delivery.deliver(run_context(context), written["html"], written["markdown"], written)
+        except delivery.DeliveryFailed as exc:
+            if exc.retryable:
+                raise
+            from airflow.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from exc
+
+    @task
+    def analyst_snapshot(**context: object) -> dict:
+        """Refresh the analysts' read-only copy of the warehouse."""
+        from earshot.paths import Paths
+        from warehouse.analyst import refresh_snapshot
+
+        summary = refresh_snapshot(Paths.from_env().warehouse)
+        return {"path": str(summary.path), "mentions": summary.mentions, "vectors": summary.vectors}
+
+    written = write_report()
+    written >> analyst_snapshot()
+    deliver(written)
 
 
 earshot_report()

@@ -67,7 +67,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run stages in-process: the same task code the DAGs call."""
-    from earshot import listen, report, themes
+    from earshot import hypotheses, listen, report, themes, trends
     from earshot.runs import RunContext
 
     if args.config:
@@ -89,10 +89,36 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{clustered['mentions']} mentions, {clustered['noise_share']:.0%} unassigned; "
             f"embedded {embedded['embedded']} new texts with {embedded['model']}"
         )
+        snapshot = trends.snapshot(ctx)
+        emerging = ", ".join(e["label"] for e in snapshot.get("emerging", [])) or "none"
+        print(f"trends: {snapshot.get('snapshots', 0)} theme × audience snapshots; emerging: {emerging}")
+        proposed = hypotheses.propose_and_measure(ctx)
+        print(f"hypotheses: {_brief_counts(proposed)}")
+    failed_deliveries = 0
     if "report" in stages:
+        from earshot import delivery
+        from warehouse.analyst import refresh_snapshot
+
         written = report.report(ctx)
-        print(f"report: {written['html']}")
-    return 3 if failed_sources else 0
+        print(f"report: {written['html']} (archive: {written['index']})")
+        for brief in written.get("briefs", []):
+            print(f"sales brief: {brief}")
+        analyst = refresh_snapshot(ctx.paths.warehouse)
+        print(f"analyst snapshot: {analyst.path}")
+        try:
+            sent = delivery.deliver(ctx, written["html"], written["markdown"], written)
+            if sent.get("configured"):
+                print(f"delivery: {sent['sent']} sent, {sent['already_sent']} already sent")
+        except delivery.DeliveryFailed as exc:
+            failed_deliveries = len(exc.summary["failures"])
+            print(f"earshot: {exc} (kept in the outbox: `earshot deliver` retries)", file=sys.stderr)
+    return 3 if failed_sources or failed_deliveries else 0
+
+
+def _brief_counts(summary: dict) -> str:
+    """The hypotheses stage's counts as one line (whatever counts it reports)."""
+    counts = [f"{value} {key.replace('_', ' ')}" for key, value in summary.items() if isinstance(value, int)]
+    return ", ".join(counts) or "nothing to do"
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -219,6 +219,25 @@ class ThemeSettings(_Strict):
     reduce_to: int = Field(default=30, ge=2, le=128)
     assign_threshold: float = Field(default=0.35, ge=0, le=1)
     seed: int = 42
+    # When a run reclusters everything instead of assigning new mentions (models/refit_policy.py).
+    refit_every_days: float = Field(
+        default=7, gt=0, le=3650, description="Recluster everything when this many days passed since the last refit."
+    )
+    refit_growth: float = Field(
+        default=0.25,
+        gt=0,
+        description="Recluster when the corpus grew by this share of the mentions at the last refit.",
+    )
+    drift_margin: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        description="Recluster when the share of new mentions that fit no theme exceeds the last refit's "
+        "unassigned share by this much...",
+    )
+    drift_min_mentions: int = Field(
+        default=50, ge=1, description="...and there are at least this many new mentions (fewer say little)."
+    )
 
 
 class ReportSettings(_Strict):
@@ -228,15 +247,283 @@ class ReportSettings(_Strict):
 
 
 class TrendSettings(_Strict):
-    """How trends are measured (filled in by the trends work: windows, significance, emerging rule)."""
+    """How trends are measured: windows ending at the run's time, an exact significance test on counts
+    (never raw percentages on tiny numbers), and the emerging rule (see ``models/trends.py``)."""
+
+    period: Literal["day", "week", "month"] = Field(
+        default="week", description="Volume periods in theme_volume: UTC days, ISO weeks (Monday) or months."
+    )
+    recent_days: int = Field(default=7, ge=1, le=365, description="Length of the recent window, ending at the run.")
+    baseline_days: int = Field(
+        default=28, ge=1, le=3650, description="Length of the baseline window just before the recent one."
+    )
+    alpha: float = Field(default=0.05, gt=0, le=0.5, description="Significance level of each one-sided test.")
+    min_recent: int = Field(
+        default=5,
+        ge=1,
+        description="Rising needs this many recent mentions; falling needs this many expected at the old rate.",
+    )
+    min_mentions: int = Field(default=5, ge=1, description="Emerging needs this many recent mentions.")
+    emerging_days: int = Field(
+        default=28, ge=1, le=3650, description="A theme first heard at most this many days ago counts as young."
+    )
+    emerging_ratio: float = Field(
+        default=2.0, gt=1, description="An older theme emerges when its daily rate is at least this times the baseline."
+    )
+
+
+class HypothesisRule(_Strict):
+    """A rule a marketer can read and tune: when a theme's snapshot figures for an audience meet every
+    condition under ``when``, propose a hypothesis tested by ``test``.
+
+    Conditions compare snapshot figures (``theme_snapshots`` columns): ``pain_share: ">= 0.3"``,
+    ``p_value: "<= 0.05"``, ``recent: ">= 5"``, percentages too (``">= 30%"``); ``trend: rising`` or a list
+    of trend words; ``emerging: true``. ``theme.<figure>`` reads the theme across every audience. Quote
+    comparisons in YAML: a value starting with ``>`` means something else there.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    audience: str | list[str] = Field(
+        description="An audience key or a list of them, 'any' (each audience on its own) or 'all' (the whole "
+        "market at once)."
+    )
+    when: dict[str, Any] = Field(description="Conditions on the snapshot figures; all must hold.")
+    test: Literal["listening_watch", "message_test", "survey", "content", "interview"] = Field(
+        description="How the hypothesis is tested: earshot's own listening watch, or a test marketing runs."
+    )
+    statement: str | None = Field(
+        default=None, description="Own wording, with {audience} and {theme}; the figures are appended."
+    )
+    owner: str | None = Field(
+        default=None, description="Who owns hypotheses from this rule (default: hypotheses.owner)."
+    )
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _readable(self) -> HypothesisRule:
+        from models.hypotheses import ALL_AUDIENCES, ANY_AUDIENCE, check_statement, parse_when
+
+        known = [a.value for a in Audience] + [ANY_AUDIENCE, ALL_AUDIENCES]
+        for audience in [self.audience] if isinstance(self.audience, str) else self.audience or [""]:
+            if audience not in known:
+                raise ValueError(f"audience: {audience!r} is not an audience; use one of {', '.join(known)}")
+        try:
+            parse_when(self.when)
+        except ValueError as exc:
+            raise ValueError(f"when.{exc}" if self.when else f"when: {exc}") from None
+        if self.statement is not None:
+            try:
+                check_statement(self.statement)
+            except ValueError as exc:
+                raise ValueError(f"statement: {exc}") from None
+        return self
+
+
+class ListeningWatchCriteria(_Strict):
+    """Success criteria of a listening watch, judged by earshot on every run against the frozen baseline."""
+
+    min_ratio: float = Field(default=1.5, gt=0, description="Validated while the recent rate is ≥ this × the baseline…")
+    runs: int = Field(default=2, ge=1, le=50, description="…in this many consecutive runs…")
+    min_days: int = Field(default=7, ge=0, le=365, description="…the last at least this many days after the proposal.")
+    reject_below: float = Field(
+        default=1.0, ge=0, description="Rejected when the rate is at or below this × the baseline in as many runs."
+    )
+    expire_after_days: int = Field(default=28, ge=1, le=3650, description="Expired without a decision after this.")
+
+
+class ProportionTestCriteria(_Strict):
+    """Success criteria of a rate against a control group (message test, content piece)."""
+
+    min_lift: float = Field(default=0.2, ge=0, description="Relative lift over the control needed (0.2 = +20 %).")
+    min_sample: int = Field(default=200, ge=1, description="Recipients or views needed in each group.")
+    alpha: float = Field(default=0.05, gt=0, le=0.5, description="One-sided two-proportion z-test level.")
+    expire_after_days: int = Field(default=42, ge=1, le=3650, description="Expired without a decision after this.")
+
+
+class ShareTestCriteria(_Strict):
+    """Success criteria of a share of people who agree (survey question, interviews)."""
+
+    min_share: float = Field(default=0.5, gt=0, le=1, description="Share who must agree (0.5 = 50 %).")
+    min_sample: int = Field(default=100, ge=1, description="Respondents needed before judging.")
+    expire_after_days: int = Field(default=42, ge=1, le=3650, description="Expired without a decision after this.")
+
+
+class HypothesisTestSettings(_Strict):
+    """Success criteria per kind of test; frozen into each hypothesis when its test starts."""
+
+    listening_watch: ListeningWatchCriteria = ListeningWatchCriteria()
+    message_test: ProportionTestCriteria = ProportionTestCriteria()
+    content: ProportionTestCriteria = ProportionTestCriteria(min_sample=500)
+    survey: ShareTestCriteria = ShareTestCriteria()
+    interview: ShareTestCriteria = ShareTestCriteria(min_share=0.6, min_sample=8)
+
+
+DEFAULT_HYPOTHESIS_RULES: tuple[dict[str, Any], ...] = (
+    {"name": "rising_among_customers_customers", "audience": "customers_customers",
+     "when": {"trend": ["rising", "new"], "p_value": "<= 0.05", "recent": ">= 5"}, "test": "listening_watch"},
+    {"name": "strong_pain", "audience": ["customers", "customers_customers"],
+     "when": {"pain_share": ">= 0.3", "total": ">= 10"}, "test": "message_test"},
+    {"name": "asking_for_solutions", "audience": ["customers", "customers_customers"],
+     "when": {"solution_request_share": ">= 0.2", "total": ">= 10"}, "test": "survey"},
+    {"name": "echoed_by_influencers", "audience": "customers_customers",
+     "when": {"theme.influencer_mentions": ">= 5", "audience_share": ">= 0.2", "total": ">= 5"}, "test": "content"},
+)  # fmt: skip
+"""Used when ``hypotheses.rules`` is not written: rising among customers' customers, strong pain, asking
+for solutions, echoed by influencers. Rules are tried in order; the first that matches proposes."""
 
 
 class HypothesisSettings(_Strict):
-    """Rules that turn theme snapshots into hypotheses, and how they are tested (hypotheses work)."""
+    """Rules that turn theme snapshots into hypotheses, and how those hypotheses are tested."""
+
+    enabled: bool = Field(default=True, description="Propose and re-measure hypotheses on every run.")
+    owner: str = Field(
+        default="marketing", min_length=1, description="Owner of new hypotheses unless a rule names one."
+    )
+    audience_names: dict[Audience, str] = Field(
+        default_factory=dict,
+        description="How statements name each audience ('Small-business owners'); default: from its description.",
+    )
+    rules: list[HypothesisRule] = Field(
+        default_factory=lambda: [HypothesisRule.model_validate(r) for r in DEFAULT_HYPOTHESIS_RULES],
+        description="Tried in order for every theme and audience; the first that matches proposes.",
+    )
+    tests: HypothesisTestSettings = HypothesisTestSettings()
+    quotes: int = Field(default=3, ge=1, le=10, description="Quotes with links kept as each hypothesis's evidence.")
+    max_new_per_run: int = Field(default=10, ge=0, description="New proposals per run, best ranked first.")
+    proposal_expire_days: int = Field(
+        default=28, ge=1, le=3650, description="A proposal untested and unmatched for this long expires."
+    )
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> HypothesisSettings:
+        seen: set[str] = set()
+        for index, rule in enumerate(self.rules):
+            if rule.name in seen:
+                raise ValueError(f"rules[{index}].name: {rule.name!r} is used twice; rule names must be unique")
+            seen.add(rule.name)
+        return self
+
+
+_DOMAIN_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_MAILBOX = re.compile(rf"^[^@\s<>()\[\],;:\"]+@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+$")
+
+
+def _email_address(value: str) -> str:
+    """One address, optionally with a display name (``Lead <lead@example.com>``); never two, never a line break
+    (a header injection)."""
+    import email.utils
+
+    parsed = email.utils.getaddresses([value]) if "\n" not in value and "\r" not in value else []
+    if len(parsed) != 1 or not _MAILBOX.match(parsed[0][1]):
+        raise ValueError(f"{value!r} is not an e-mail address (expected name@domain.tld or Name <name@domain.tld>)")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
+def _template(allowed: frozenset[str]) -> AfterValidator:
+    """A ``str.format`` template that may use only ``allowed`` placeholders: caught at load, not at send time."""
+    import string
+
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid template ({exc}); write literal braces as {{{{ }}}}") from None
+        unknown = sorted(fields - allowed)
+        if unknown:
+            names = ", ".join("{" + name + "}" for name in unknown)
+            raise ValueError(f"unknown placeholder {names}; use {', '.join('{' + a + '}' for a in sorted(allowed))}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _webhook_url(value: str) -> str:
+    """Like ``HttpUrl``, but the error never repeats the value: a webhook URL is a secret (Slack's path is
+    its token), often filled in from ``${ENV}``."""
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http(s) URL (value not shown: webhook URLs are secrets)")
+    return value
+
+
+class SmtpSettings(_Strict):
+    """The mail server. Host and port may instead come from ``<credentials_env>_HOST`` / ``_PORT`` or the
+    Airflow connection, which override these."""
+
+    host: str | None = Field(default=None, description="SMTP server name or address.")
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="Default by security: 587 (starttls), 465 (ssl), 25 (none)."
+    )
+    security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls: upgrade a plain connection; ssl: TLS from the start; none: plain."
+    )
+    timeout: float = Field(default=30.0, gt=0, le=300, description="Seconds to wait for the server per step.")
+
+
+class EmailDelivery(_Strict):
+    """The report by e-mail: HTML body with a plain-text alternative, the report files attached. One message
+    per recipient, so each is tracked (and retried) on its own and recipients don't see each other."""
+
+    recipients: list[EmailAddress] = Field(min_length=1, description="Who receives the report.")
+    sender: EmailAddress = Field(description="From: address, e.g. 'earshot <earshot@example.com>'.")
+    subject: Annotated[str, _template(frozenset({"title", "date"}))] = Field(
+        default="{title} · {date}", min_length=1, description="Subject template: {title} and {date} (YYYY-MM-DD)."
+    )
+    smtp: SmtpSettings = SmtpSettings()
+    credentials_env: str = Field(
+        default="EARSHOT_SMTP",
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="Prefix of the variables <prefix>_USER, _PASSWORD (and _HOST, _PORT overrides).",
+    )
+    airflow_conn_id: str | None = Field(
+        default=None, description="Airflow connection (host, port, login, password) used instead of the environment."
+    )
+    attach: list[Literal["html", "markdown"]] = Field(
+        default_factory=lambda: ["html", "markdown"], description="Report files attached to the message."
+    )
+
+    @model_validator(mode="after")
+    def _distinct_recipients(self) -> EmailDelivery:
+        import email.utils
+
+        seen: set[str] = set()
+        for index, recipient in enumerate(self.recipients):
+            address = email.utils.getaddresses([recipient])[0][1].lower()
+            if address in seen:
+                raise ValueError(f"recipients[{index}]: {address!r} is listed twice")
+            seen.add(address)
+        return self
+
+
+class WebhookDelivery(_Strict):
+    """A Slack-compatible incoming webhook (``{"text", "blocks"}`` JSON): the summary and where the report is."""
+
+    url: Annotated[str, AfterValidator(_webhook_url)] = Field(
+        repr=False, description="Incoming-webhook URL (a secret): keep it out of the file with ${ENV_VAR}."
+    )
+    timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds to wait for the receiver.")
 
 
 class DeliverySettings(_Strict):
-    """Who receives each report and how: SMTP mail and an optional webhook (delivery work)."""
+    """Who receives each report and how: SMTP mail and an optional webhook. Neither configured: no delivery."""
+
+    email: EmailDelivery | None = None
+    webhook: WebhookDelivery | None = None
+    retries: int = Field(
+        default=2, ge=0, le=10, description="In-run retries of transient failures (refused, 4xx SMTP, 5xx HTTP)."
+    )
+    backoff_seconds: float = Field(
+        default=5.0, ge=0, le=600, description="Wait before the first retry; doubles for each further one."
+    )
+    report_url: Annotated[str | None, _template(frozenset({"run_id"}))] = Field(
+        default=None,
+        description="Where readers open a report, e.g. https://reports.example.com/{run_id}/report.html; "
+        "default: the report file's path.",
+    )
 
 
 class Market(_Strict):

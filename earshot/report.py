@@ -494,9 +494,12 @@ def _source_health(con: duckdb.DuckDBPyConnection) -> list[SourceHealth]:
 
 
 def report(ctx: RunContext) -> dict[str, Any]:
-    """Write this run's report and refresh the archive; return where it is and what it says in brief."""
+    """Hand validated hypotheses off as sales briefs, write this run's report and refresh the archive;
+    return where it is and what it says in brief. Briefs come first so the report links to them."""
+    from earshot.briefs import write_validated_briefs
     from reports.render import write_report
 
+    briefs = write_validated_briefs(ctx)
     with reader(ctx.paths.warehouse) as con:
         content = build_content(ctx, con)
     html_path, md_path = write_report(content, ctx.paths.reports)
@@ -515,6 +518,7 @@ def report(ctx: RunContext) -> dict[str, Any]:
             "testing": len(content.under_test),
             "validated": len(content.validated),
         },
+        "briefs": [str(b.html) for b in briefs],
     }
     with writer(ctx.paths.warehouse) as con:
         record_run(con, ctx.run_id, "report", ctx.run_at, datetime.now(UTC), "success", summary)

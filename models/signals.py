@@ -20,6 +20,7 @@ SentimentLabel = Literal["positive", "negative", "neutral"]
 
 SENTIMENT_LABELS: tuple[SentimentLabel, ...] = ("positive", "negative", "neutral")
 INTENTS: tuple[str, ...] = ("pain", "solution_request", "advice_request", "praise", "pricing", "competitor")
+SCORER_VERSION = 1  # bump whenever rules or lexicon change: the themes stage then re-scores every mention
 
 # VADER's standard thresholds on the compound score.
 POSITIVE_THRESHOLD = 0.05
