@@ -101,6 +101,19 @@ def print_summary(paths: Paths) -> None:
             GROUP BY 1 ORDER BY 2 DESC, 1
             """
         ).fetchall()
+        emerging = con.execute(
+            """
+            SELECT t.label, s.recent, s.baseline, s.p_value
+            FROM theme_snapshots s JOIN themes t USING (theme_id)
+            WHERE s.emerging AND s.audience = 'all'
+              AND s.run_id = (SELECT run_id FROM runs WHERE stage = 'themes' AND status = 'success'
+                              ORDER BY finished_at DESC LIMIT 1)
+            ORDER BY s.p_value
+            """
+        ).fetchall()
+        hypotheses = con.execute(
+            "SELECT hypothesis_id, status, statement FROM hypotheses ORDER BY rank_score DESC, hypothesis_id LIMIT 3"
+        ).fetchall()
     print(f"sources: {', '.join(f'{n} {s}' for s, n in sorted(statuses.items(), key=lambda x: str(x[0])))}")
     for source_id, status, message in problems:
         print(f"  {status}: {source_id}: {message}")
@@ -108,7 +121,20 @@ def print_summary(paths: Paths) -> None:
     print(f"themes: {len(themes)}")
     for label, volume in themes:
         print(f"  {volume:4d}  {label}")
+    for label, recent, baseline, p_value in emerging:
+        print(f"emerging: {label}: {recent} mentions in the last 7 days vs {baseline} in the 28 before "
+              f"(p = {p_value:.4f})")  # fmt: skip
+    if hypotheses:
+        print("hypotheses to test first:")
+        for hypothesis_id, status, statement in hypotheses:
+            print(f"  {hypothesis_id} [{status}] {statement}")
+        print("  (earshot hypotheses list | show ID | record ID ... | brief ID)")
     if report_row:
         details = json.loads(report_row[0])
         print(f"report: {details['html']}")
         print(f"        {details['markdown']}")
+        if details.get("index"):
+            print(f"archive: {details['index']}")
+    snapshot = paths.warehouse.with_name("analyst.duckdb")
+    if snapshot.exists():
+        print(f"analysts: {snapshot} (read-only snapshot with full-text and similarity search; `earshot sql`)")
