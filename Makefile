@@ -8,12 +8,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install browser lint constraints clean
+.PHONY: demo test install browser postgres lint constraints clean
 
 demo: $(STAMP)
 	$(BIN)/earshot demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/pytest
 
 # Headless Chromium for the browser tests (tests/browser.py): Debian's chromium and chromium-driver, installed
@@ -35,6 +35,26 @@ ifneq ($(BROWSER),skip)
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
 	  || fail "apt-get install chromium chromium-driver failed"; \
 	command -v chromedriver >/dev/null 2>&1 || fail "chromedriver is still not on PATH after the install"
+endif
+
+# PostgreSQL's server binaries for the DuckLake tests (tests/test_ducklake.py starts its own server on 127.0.0.1
+# in a temporary folder; nothing is configured system-wide): Debian's postgresql, installed with apt-get only when
+# missing, through sudo only when not root. `make test POSTGRES=skip` leaves it out: those tests then skip
+# themselves (or fail, under EARSHOT_REQUIRE_POSTGRES=1 as in CI).
+POSTGRES ?= install
+postgres:
+ifneq ($(POSTGRES),skip)
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then exit 0; fi; \
+	fail() { echo "make: the DuckLake tests need PostgreSQL's server binaries and they could not be installed: $$1." >&2; \
+	  echo "  Install them (Debian: apt-get install postgresql)," >&2; \
+	  echo "  or run 'make test POSTGRES=skip' to skip the DuckLake tests." >&2; exit 1; }; \
+	command -v apt-get >/dev/null 2>&1 || fail "apt-get not found"; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	  else fail "not root, and sudo not found"; fi; \
+	echo "Installing PostgreSQL for the DuckLake tests: apt-get install postgresql"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || fail "apt-get update failed"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql || fail "apt-get install postgresql failed"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || fail "initdb is still missing after the install"
 endif
 
 install: $(STAMP)

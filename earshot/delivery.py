@@ -272,18 +272,17 @@ def _enqueue(
     """Add a ``pending`` row for each target not yet in the outbox; return every target's status."""
     from warehouse.bulk import staged
     from warehouse.connection import transaction, writer
+    from warehouse.upsert import upsert
 
     payload = json.dumps(summary, default=str)
     rows = [(ctx.run_id, c, t, ctx.run_at, str(html.resolve()), str(md.resolve()), payload) for c, t in wanted]
     with writer(ctx.paths.warehouse) as con, transaction(con), staged(con, "new_deliveries", _ENQUEUE_COLUMNS, rows):
-        con.execute(
-            """
-            INSERT INTO deliveries (run_id, channel, target, status, attempts, report_at, report_html, report_md,
-                                    summary, updated_at)
-            SELECT run_id, channel, target, 'pending', 0, report_at, report_html, report_md, summary::JSON, report_at
-            FROM new_deliveries
-            ON CONFLICT (run_id, channel, target) DO NOTHING
-            """
+        upsert(
+            con,
+            "deliveries",
+            "SELECT run_id, channel, target, 'pending' AS status, 0 AS attempts, report_at, report_html, report_md, "
+            "summary::JSON AS summary, report_at AS updated_at FROM new_deliveries",
+            ["run_id", "channel", "target"],
         )
         found = con.execute("SELECT channel, target, status FROM deliveries WHERE run_id = ?", [ctx.run_id]).fetchall()
     return {(channel, target): status for channel, target, status in found}

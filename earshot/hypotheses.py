@@ -56,6 +56,7 @@ from reports.content import Quote
 from warehouse.bulk import staged
 from warehouse.connection import transaction, writer
 from warehouse.load import record_run
+from warehouse.upsert import upsert
 
 STATUS_ORDER = ("proposed", "testing", "validated", "handed_off", "rejected", "expired")
 """How lists are ordered: what to test first, what is under test, what is ready for sales, the rest."""
@@ -435,12 +436,9 @@ def _write_rows(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> N
     """Upsert whole hypothesis rows (the merged state computed in Python)."""
     if not rows:
         return
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _HYPOTHESIS if c != "hypothesis_id")
+    updates = [c for c in _HYPOTHESIS if c != "hypothesis_id"]
     with staged(con, "staged_hypotheses", _HYPOTHESIS, ([row[c] for c in _HYPOTHESIS] for row in rows)):
-        con.execute(
-            f"INSERT INTO hypotheses ({', '.join(_HYPOTHESIS)}) SELECT * FROM staged_hypotheses "
-            f"ON CONFLICT (hypothesis_id) DO UPDATE SET {updates}"
-        )
+        upsert(con, "hypotheses", "staged_hypotheses", ["hypothesis_id"], updates)
 
 
 def _measure(
@@ -708,12 +706,18 @@ def record_result(
             else "|".join(map(str, (hid, kind, metric, rate, sample, control_rate, recorded_by, at.isoformat())))
         )
         result_id = "r_" + hashlib.sha256(key.encode()).hexdigest()[:12]
-        con.execute(
-            """
-            INSERT OR REPLACE INTO hypothesis_results (result_id, hypothesis_id, kind, metric, value, sample, control,
-                control_sample, note, recorded_by, recorded_at, source, source_run_id, verdict, verdict_why)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
+        columns = {
+            "result_id": "VARCHAR", "hypothesis_id": "VARCHAR", "kind": "VARCHAR", "metric": "VARCHAR",
+            "value": "DOUBLE", "sample": "INTEGER", "control": "DOUBLE", "control_sample": "INTEGER", "note": "VARCHAR",
+            "recorded_by": "VARCHAR", "recorded_at": "TIMESTAMPTZ", "source": "VARCHAR", "source_run_id": "VARCHAR",
+            "verdict": "VARCHAR", "verdict_why": "VARCHAR",
+        }  # fmt: skip
+        upsert(  # a result recorded again (same key) replaces the earlier one, as INSERT OR REPLACE did
+            con,
+            "hypothesis_results",
+            "SELECT " + ", ".join(f"?::{kind} AS {column}" for column, kind in columns.items()),
+            ["result_id"],
+            [c for c in columns if c != "result_id"],
             [
                 result_id,
                 hid,

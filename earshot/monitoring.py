@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from warehouse.connection import transaction, writer
+from warehouse.upsert import upsert
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +44,25 @@ def record_task_failure(
     stage = _STAGE_OF_DAG.get(dag_id, dag_id)
     message = f"{dag_id}.{task_id}" + (f"[{map_index}]" if map_index >= 0 else "") + f": {error}"
     with writer(db_path, wait_seconds=CALLBACK_LOCK_WAIT_SECONDS) as con, transaction(con):
-        con.execute(
-            """
-            INSERT INTO task_failures VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT DO UPDATE SET try_number = excluded.try_number, failed_at = excluded.failed_at,
-                error = excluded.error
-            """,
+        upsert(
+            con,
+            "task_failures",
+            "SELECT ?::VARCHAR AS run_id, ?::VARCHAR AS dag_id, ?::VARCHAR AS task_id, ?::INTEGER AS map_index, "
+            "?::INTEGER AS try_number, ?::TIMESTAMPTZ AS failed_at, ?::VARCHAR AS error",
+            ["run_id", "dag_id", "task_id", "map_index"],
+            ["try_number", "failed_at", "error"],
             [run_id, dag_id, task_id, map_index, try_number, at, error[:2000]],
         )
-        con.execute(
-            """
-            INSERT INTO runs (run_id, stage, started_at, finished_at, status, details, error)
-            VALUES (?, ?, ?, ?, 'failed', '{}', ?)
-            ON CONFLICT (run_id, stage) DO UPDATE SET error = coalesce(runs.error || '; ', '') || excluded.error,
-                status = CASE WHEN runs.status = 'running' THEN 'failed' ELSE runs.status END
-            """,
+        upsert(
+            con,
+            "runs",
+            "SELECT ?::VARCHAR AS run_id, ?::VARCHAR AS stage, ?::TIMESTAMPTZ AS started_at, "
+            "?::TIMESTAMPTZ AS finished_at, 'failed' AS status, '{}'::JSON AS details, ?::VARCHAR AS error",
+            ["run_id", "stage"],
+            {
+                "error": "coalesce(runs.error || '; ', '') || excluded.error",
+                "status": "CASE WHEN runs.status = 'running' THEN 'failed' ELSE runs.status END",
+            },
             [run_id, stage, at, at, message[:2000]],
         )
 
@@ -102,9 +107,13 @@ def update_source_alerts(con: duckdb.DuckDBPyConnection, run_id: str, at: dateti
         ).fetchall()
     ]  # fmt: skip
     for alert in raised:
-        con.execute(
-            "INSERT INTO alerts (alert_id, kind, subject, message, raised_at, raised_run) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
+        upsert(
+            con,
+            "alerts",
+            "SELECT ?::VARCHAR AS alert_id, ?::VARCHAR AS kind, ?::VARCHAR AS subject, ?::VARCHAR AS message, "
+            "?::TIMESTAMPTZ AS raised_at, ?::VARCHAR AS raised_run",
+            ["alert_id"],
+            None,
             [alert.alert_id, alert.kind, alert.subject, alert.message, at, run_id],
         )
     resolved = [

@@ -29,6 +29,7 @@ from listeners.mention import mention_body
 from warehouse.bulk import staged
 from warehouse.connection import reader, transaction, writer
 from warehouse.load import record_run
+from warehouse.upsert import upsert
 
 if TYPE_CHECKING:
     import duckdb
@@ -92,7 +93,7 @@ def embed(ctx: RunContext) -> dict[str, Any]:
             now = datetime.now(UTC)
             rows = ((h, model_name, vectors.shape[1], v, now) for (h, _, _), v in zip(chunk, vectors, strict=True))
             with writer(ctx.paths.warehouse) as con, transaction(con), staged(con, "staged_vectors", _VECTOR, rows):
-                con.execute("INSERT INTO embeddings SELECT * FROM staged_vectors ON CONFLICT DO NOTHING")
+                upsert(con, "embeddings", "staged_vectors", ["content_hash", "model"])
             embedded += len(chunk)
     return {"model": model_name, "embedded": embedded}
 
@@ -138,14 +139,7 @@ def signals(ctx: RunContext) -> dict[str, Any]:
     ]
     del todo
     with writer(ctx.paths.warehouse) as con, transaction(con), staged(con, "staged_signals", _SIGNAL, scored):
-        con.execute(
-            f"""
-            INSERT INTO mention_signals ({", ".join(_SIGNAL)}) SELECT * FROM staged_signals
-            ON CONFLICT (mention_id) DO UPDATE SET content_hash = excluded.content_hash,
-                sentiment = excluded.sentiment, sentiment_label = excluded.sentiment_label,
-                intents = excluded.intents, scored_at = excluded.scored_at, scorer = excluded.scorer
-            """
-        )
+        upsert(con, "mention_signals", "staged_signals", ["mention_id"], [c for c in _SIGNAL if c != "mention_id"])
     return {"scored": len(scored), "scorer": scorer_id}
 
 
@@ -612,24 +606,24 @@ def _refit_run(
     with writer(ctx.paths.warehouse) as con, transaction(con):
         con.execute("UPDATE themes SET active = FALSE WHERE active")
         with staged(con, "staged_themes", _THEME, themes_rows):
-            _sql(
+            upsert(
                 con,
-                """
-                INSERT INTO themes (theme_id, label, keywords, model, centroid, size, coherence, first_seen_run,
-                    last_seen_run, active)
-                SELECT *, $run, $run, TRUE FROM staged_themes
-                ON CONFLICT (theme_id) DO UPDATE SET label = excluded.label, keywords = excluded.keywords,
-                    model = excluded.model, centroid = excluded.centroid, size = excluded.size,
-                    coherence = excluded.coherence, last_seen_run = excluded.last_seen_run, active = TRUE
-                """,
+                "themes",
+                "SELECT *, $run AS first_seen_run, $run AS last_seen_run, TRUE AS active FROM staged_themes",
+                ["theme_id"],
+                ["label", "keywords", "model", "centroid", "size", "coherence", "last_seen_run", "active"],
                 p,
             )
         _sql(con, "DELETE FROM theme_centroids WHERE fit_run_id = $run", p)
         with staged(con, "staged_centroids", _CENTROID, centroid_rows):
             con.execute("INSERT INTO theme_centroids SELECT * FROM staged_centroids")
-        _sql(
+        upsert(
             con,
-            "INSERT OR REPLACE INTO theme_projections VALUES ($run, $mean::FLOAT[], $components::FLOAT[], $rows)",
+            "theme_projections",
+            "SELECT $run AS fit_run_id, $mean::FLOAT[] AS mean, $components::FLOAT[] AS components, "
+            "$rows::INTEGER AS rows",
+            ["fit_run_id"],
+            ["mean", "components", "rows"],
             _params(
                 ctx,
                 mean=np.asarray(projection.mean, dtype=np.float32).tolist(),
@@ -672,15 +666,16 @@ def _member_texts(ctx: RunContext, corpus: _Batch, labels: np.ndarray) -> dict[i
 
 def _mark_seen(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
     """Record that this run placed the staged mentions (in a theme or not), with the text it saw."""
-    _sql(
+    upsert(
         con,
-        """
-        INSERT INTO theme_seen SELECT mention_id, content_hash, $run FROM staged_placed
-        ON CONFLICT (mention_id) DO UPDATE SET
-            first_run_id = CASE WHEN theme_seen.content_hash = excluded.content_hash THEN theme_seen.first_run_id
-                                ELSE excluded.first_run_id END,
-            content_hash = excluded.content_hash
-        """,
+        "theme_seen",
+        "SELECT mention_id, content_hash, $run AS first_run_id FROM staged_placed",
+        ["mention_id"],
+        {
+            "first_run_id": "CASE WHEN theme_seen.content_hash = excluded.content_hash THEN theme_seen.first_run_id "
+            "ELSE excluded.first_run_id END",
+            "content_hash": "excluded.content_hash",
+        },
         {"run": params["run"]},
     )
 
@@ -714,14 +709,19 @@ def _details(
 
 def _record(con: duckdb.DuckDBPyConnection, ctx: RunContext, details: dict[str, Any]) -> None:
     """The ``theme_fits`` row and the ``runs`` row of this run, in the caller's transaction."""
-    _sql(
+    upsert(
         con,
+        "theme_fits",
         """
-        INSERT OR REPLACE INTO theme_fits (run_id, mode, reason, model, settings_fingerprint, mentions, new_mentions,
-            assigned_new, unassigned, unassigned_share, themes, refit_run_id, fitted_at)
-        VALUES ($run, $mode, $reason, $model, $settings, $mentions, $new, $assigned, $unassigned, $share, $themes,
-            $fit, $at)
+        SELECT $run::VARCHAR AS run_id, $mode::VARCHAR AS mode, $reason::VARCHAR AS reason, $model::VARCHAR AS model,
+            $settings::VARCHAR AS settings_fingerprint, $mentions::INTEGER AS mentions, $new::INTEGER AS new_mentions,
+            $assigned::INTEGER AS assigned_new, $unassigned::INTEGER AS unassigned,
+            $share::DOUBLE AS unassigned_share, $themes::INTEGER AS themes, $fit::VARCHAR AS refit_run_id,
+            $at::TIMESTAMPTZ AS fitted_at
         """,
+        ["run_id"],
+        ["mode", "reason", "model", "settings_fingerprint", "mentions", "new_mentions", "assigned_new", "unassigned",
+         "unassigned_share", "themes", "refit_run_id", "fitted_at"],
         _params(
             ctx, mode=details["mode"], reason=details["reason"], model=details["model"],
             settings=details["settings"], mentions=details["mentions"], new=details["new_mentions"],

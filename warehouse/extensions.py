@@ -11,6 +11,12 @@ WHEELS = {
     "vss": "duckdb_extension_vss",
     "fts": "duckdb_extension_fts",
     "ducklake": "duckdb_extension_ducklake",
+    # The PostgreSQL scanner, for a DuckLake catalog in PostgreSQL. duckdb-extension-postgres ships it as
+    # postgres.duckdb_extension (byte-identical to duckdb-extension-postgres-scanner's postgres_scanner file);
+    # DuckDB installs either under the extension's own name, postgres_scanner, and answers to both names.
+    "postgres": "duckdb_extension_postgres",
+    # Only for a DuckLake in object storage (pip install -e .[lake-s3]).
+    "httpfs": "duckdb_extension_httpfs",
 }
 
 
@@ -33,8 +39,16 @@ def extension_file(name: str) -> Path:
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection, *names: str) -> None:
-    """``INSTALL`` each extension from its wheel's file, then ``LOAD`` it."""
+    """``INSTALL`` each extension from its wheel's file (unless this very file is installed already: copying
+    one takes about 0.2 s, and a DuckLake connection is opened per unit of work), then ``LOAD`` it."""
     for name in names:
         path = extension_file(name)
-        con.execute(f"INSTALL '{path}'")
+        installed = {
+            source
+            for (source,) in con.execute(
+                "SELECT installed_from FROM duckdb_extensions() WHERE installed AND install_mode = 'CUSTOM_PATH'"
+            ).fetchall()
+        }
+        if str(path) not in installed:
+            con.execute(f"INSTALL '{path}'")
         con.execute(f"LOAD {name}")

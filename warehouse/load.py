@@ -17,7 +17,8 @@ import duckdb
 
 from listeners.mention import Mention, canonical_url, near_key
 from warehouse.bulk import staged
-from warehouse.connection import transaction
+from warehouse.connection import WriteStats, retrying, transaction
+from warehouse.upsert import upsert
 
 
 @dataclass(frozen=True)
@@ -69,15 +70,8 @@ def sync_sources(con: duckdb.DuckDBPyConnection, sources: Iterable[SourceRow], d
     with transaction(con), staged(con, "staged_config", _SOURCE_TYPES, rows):
         if disable_others:
             con.execute("UPDATE sources SET enabled = FALSE")
-        columns = ", ".join(_SOURCE_TYPES)
-        con.execute(
-            f"""
-            INSERT INTO sources ({columns}) SELECT {columns} FROM staged_config
-            ON CONFLICT (source_id) DO UPDATE SET
-                kind = excluded.kind, audience = excluded.audience, name = excluded.name,
-                url = excluded.url, influencer = excluded.influencer, enabled = excluded.enabled
-            """
-        )
+        kept = ["kind", "audience", "name", "url", "influencer", "enabled"]  # cursors and health stay as they are
+        upsert(con, "sources", "staged_config", ["source_id"], kept)
 
 
 def cursors(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any] | None]:
@@ -175,22 +169,17 @@ def _upsert(
     )  # fmt: skip
     with staged(con, "staged_mentions", _MENTION_TYPES, mention_rows) as count:
         if count:  # every item may have joined conversations heard elsewhere
-            columns = ", ".join(_MENTION_TYPES)
-            con.execute(
-                f"""
-                INSERT INTO mentions ({columns}, first_seen_run, last_seen_run, first_seen_at, last_seen_at)
-                SELECT {columns}, $run, $run, $at, $at FROM staged_mentions
-                ON CONFLICT (mention_id) DO UPDATE SET
-                    url = excluded.url, author = excluded.author, title = excluded.title, text = excluded.text,
-                    published_at = excluded.published_at, content_hash = excluded.content_hash,
-                    kind = excluded.kind, parent_id = excluded.parent_id, score = excluded.score,
-                    comments = excluded.comments, rating = excluded.rating, flags = excluded.flags,
-                    influencer = excluded.influencer, canonical_url = excluded.canonical_url,
-                    near_key = excluded.near_key, last_seen_run = excluded.last_seen_run,
-                    last_seen_at = excluded.last_seen_at
-                """,
+            upsert(
+                con,
+                "mentions",
+                "SELECT *, $run AS first_seen_run, $run AS last_seen_run, $at AS first_seen_at, $at AS last_seen_at "
+                "FROM staged_mentions",
+                ["mention_id"],
+                ["url", "author", "title", "text", "published_at", "content_hash", "kind", "parent_id", "score",
+                 "comments", "rating", "flags", "influencer", "canonical_url", "near_key", "last_seen_run",
+                 "last_seen_at"],
                 {"run": run_id, "at": run_at},
-            )
+            )  # fmt: skip
     provenance_rows = (
         (r.item.source_id, r.item.mention_id, r.mention_id, r.item.audience, r.item.url, r.item.author,
          r.item.influencer)
@@ -201,16 +190,13 @@ def _upsert(
             "SELECT source_id, count(*) FROM staged_sources ANTI JOIN mention_sources USING (source_id, item_id) "
             "GROUP BY 1"
         ).fetchall()
-        columns = ", ".join(_PROVENANCE_TYPES)
-        con.execute(
-            f"""
-            INSERT INTO mention_sources ({columns}, first_seen_run, last_seen_run, first_seen_at, last_seen_at)
-            SELECT {columns}, $run, $run, $at, $at FROM staged_sources
-            ON CONFLICT (source_id, item_id) DO UPDATE SET
-                audience = excluded.audience, url = excluded.url, author = excluded.author,
-                influencer = excluded.influencer, last_seen_run = excluded.last_seen_run,
-                last_seen_at = excluded.last_seen_at
-            """,
+        upsert(
+            con,
+            "mention_sources",
+            "SELECT *, $run AS first_seen_run, $run AS last_seen_run, $at AS first_seen_at, $at AS last_seen_at "
+            "FROM staged_sources",
+            ["source_id", "item_id"],
+            ["audience", "url", "author", "influencer", "last_seen_run", "last_seen_at"],
             {"run": run_id, "at": run_at},
         )
     return dict(new)
@@ -268,22 +254,30 @@ def record_fetches(
     """Commit one listen run: every source's mentions, cursor and health, all or nothing.
 
     Items are resolved into conversations in (source id, item id) order, so the same fetches always
-    resolve the same way, live, retried or replayed.
+    resolve the same way, live, retried or replayed. On DuckLake a commit that conflicts with another
+    writer's is retried from the resolution on (``retrying``): the retry sees what the other committed, so
+    a conversation both heard is stored once. ``conflicts`` and ``retries`` say how often that happened.
     """
-    with transaction(con):
-        resolved = resolve_conversations(con, [m for r in records for m in r.mentions])
-        new = _upsert(con, resolved, run_id, run_at) if resolved else {}
-        items: dict[str, int] = {}
-        for r in resolved:
-            items[r.item.source_id] = items.get(r.item.source_id, 0) + 1
-        _record_health(con, run_id, records, items, new)
-    return {
-        "sources": len(records),
-        "failed": sum(r.failed for r in records),
-        "items": len(resolved),
-        "new": sum(new.values()),
-        "merged": sum(not r.primary for r in resolved),  # joined a conversation heard elsewhere
-    }
+
+    def once() -> dict[str, int]:
+        with transaction(con):
+            resolved = resolve_conversations(con, [m for r in records for m in r.mentions])
+            new = _upsert(con, resolved, run_id, run_at) if resolved else {}
+            items: dict[str, int] = {}
+            for r in resolved:
+                items[r.item.source_id] = items.get(r.item.source_id, 0) + 1
+            _record_health(con, run_id, records, items, new)
+        return {
+            "sources": len(records),
+            "failed": sum(r.failed for r in records),
+            "items": len(resolved),
+            "new": sum(new.values()),
+            "merged": sum(not r.primary for r in resolved),  # joined a conversation heard elsewhere
+        }
+
+    stats = WriteStats()
+    totals = retrying(once, stats=stats, what=f"listen load of run {run_id}")
+    return {**totals, "conflicts": stats.conflicts, "retries": stats.retries}
 
 
 def record_run(
@@ -297,13 +291,12 @@ def record_run(
     error: str | None = None,
 ) -> None:
     """Upsert the bookkeeping row for one stage of one run."""
-    con.execute(
-        """
-        INSERT INTO runs (run_id, stage, started_at, finished_at, status, details, error)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (run_id, stage) DO UPDATE SET started_at = excluded.started_at,
-            finished_at = excluded.finished_at, status = excluded.status, details = excluded.details,
-            error = excluded.error
-        """,
+    upsert(
+        con,
+        "runs",
+        "SELECT ?::VARCHAR AS run_id, ?::VARCHAR AS stage, ?::TIMESTAMPTZ AS started_at, "
+        "?::TIMESTAMPTZ AS finished_at, ?::VARCHAR AS status, ?::JSON AS details, ?::VARCHAR AS error",
+        ["run_id", "stage"],
+        ["started_at", "finished_at", "status", "details", "error"],
         [run_id, stage, started_at, finished_at, status, json.dumps(details or {}, default=str), error],
     )

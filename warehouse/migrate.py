@@ -2,15 +2,21 @@
 
 Migrations are numbered SQL files in ``warehouse/migrations``; each applies in its own transaction
 together with its row in ``schema_migrations``, so a crash never leaves a half-applied version.
+On DuckLake (``lake=True``) the same files run translated by ``warehouse.lake.to_lake_sql``, and each
+version's transaction takes the ``schema_migrations`` guard, so two processes migrating one lake at once
+conflict and the second (retried) finds the version applied.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from importlib import resources
 
 import duckdb
+
+from warehouse.lake import guard, to_lake_sql
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -33,18 +39,27 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def current_version(con: duckdb.DuckDBPyConnection) -> int:
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-    )
+_SCHEMA_MIGRATIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+)
+
+
+def current_version(con: duckdb.DuckDBPyConnection, lake: bool = False) -> int:
+    con.execute(to_lake_sql(_SCHEMA_MIGRATIONS) if lake else _SCHEMA_MIGRATIONS)
     row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return int(row[0]) if row else 0
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply pending migrations; return the versions applied (empty when up to date)."""
-    have = current_version(con)
+def _views(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute("SELECT view_name FROM duckdb_views() WHERE database_name = current_database()").fetchall()
+    return [name for (name,) in rows]
+
+
+def migrate(con: duckdb.DuckDBPyConnection, lake: bool = False) -> list[int]:
+    """Apply pending migrations; return the versions applied (empty when up to date). ``lake``: the
+    connection's current database is a DuckLake (see the module docstring)."""
+    have = current_version(con, lake=lake)
     shipped = available()
     if shipped and have > shipped[-1].version:
         raise RuntimeError(
@@ -57,14 +72,20 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(migration.sql)
+            if lake:
+                guard(con, "schema_migrations")
+                if current_version(con, lake=True) >= migration.version:  # applied by a concurrent process
+                    con.execute("ROLLBACK")
+                    continue
+            con.execute(to_lake_sql(migration.sql, _views(con)) if lake else migration.sql)
             con.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                 [migration.version, migration.name],
             )
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
+                con.execute("ROLLBACK")
             raise
         applied.append(migration.version)
     return applied
