@@ -80,7 +80,8 @@ def http_server() -> Iterator[LoopbackServer]:
 def earshot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("EARSHOT_HOME", str(home))
-    monkeypatch.delenv("EARSHOT_WAREHOUSE", raising=False)
+    for name in ("EARSHOT_WAREHOUSE", "EARSHOT_CATALOG", "EARSHOT_CATALOG_CONN_ID", "EARSHOT_LAKE_DATA"):
+        monkeypatch.delenv(name, raising=False)  # a developer's lake settings must not leak into the tests
     return home
 
 

@@ -568,3 +568,24 @@ def test_a_wrong_password_is_named_without_being_shown(
     with contextlib.closing(duckdb.connect()) as con, pytest.raises(duckdb.IOException) as wrong:
         lake.attach(con, lake.LakeSettings(settings.catalog, settings.data_path, "Airflow connection 'x'", "s3cret-x"))
     assert "Airflow connection 'x'" in str(wrong.value) and "s3cret-x" not in str(wrong.value)
+
+
+def test_the_analyst_snapshot_copies_a_lake_into_a_searchable_file(lake_env: dict[str, str], tmp_path: Path) -> None:
+    from warehouse.analyst import open_snapshot, refresh_snapshot
+
+    with writer(Path("unused")) as con:
+        sync_sources(con, sources(1))
+        record_fetches(con, "run-1", RUN_AT, writer_records(0))
+    summary = refresh_snapshot(Path("unused"), target=tmp_path / "analyst.duckdb")
+    assert summary.mentions == PRIVATE + 1 + SHARED
+    con = open_snapshot(summary.path)
+    try:
+        assert con.execute("SELECT count(*) FROM mentions").fetchone() == (summary.mentions,)
+        hits = con.execute(
+            "SELECT count(*) FROM (SELECT fts_main_mentions.match_bm25(mention_id, 'restore') AS s FROM mentions) "
+            "WHERE s IS NOT NULL"
+        ).fetchone()
+        assert hits is not None and hits[0] >= 0  # the full-text index exists and answers
+        assert con.execute("SELECT count(*) FROM mentions_enriched").fetchone() == (summary.mentions,)
+    finally:
+        con.close()

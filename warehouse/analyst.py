@@ -6,7 +6,8 @@ connection to the live file would block the pipeline (and be blocked by it). Ana
 ``analyst.duckdb``: a copy taken while no writer is active (under the warehouse's shared lock), with a
 full-text index over mentions (fts, BM25) and an HNSW similarity index over embeddings (vss) built into
 it. The copy is written beside the old one and swapped in with an atomic rename, so an analyst's open
-connection keeps reading the previous snapshot until it reconnects.
+connection keeps reading the previous snapshot until it reconnects. On DuckLake (``EARSHOT_CATALOG``) the
+snapshot is one consistent lake snapshot copied into a local file, indexed the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.connection import reader
+from warehouse.connection import is_lake, reader
 from warehouse.extensions import load_extensions
 
 SNAPSHOT_NAME = "analyst.duckdb"
@@ -50,10 +51,18 @@ def refresh_snapshot(db_path: Path, model: str | None = None, target: Path | Non
     scratch_wal = Path(f"{scratch}.wal")
     for leftover in (scratch, scratch_wal):
         leftover.unlink(missing_ok=True)
-    with reader(db_path):  # shared lock: no writer is mid-transaction while we copy
-        shutil.copyfile(db_path, scratch)
-        if wal.exists():  # committed but not yet checkpointed (a writer that was killed): replayed on open
-            shutil.copyfile(wal, scratch_wal)
+    if is_lake():  # DuckLake: copy one consistent lake snapshot into a local file
+        with reader(db_path) as lake_con:
+            lake_con.execute(f"ATTACH '{_sql_path(scratch)}' AS analyst_copy")
+            try:
+                lake_con.execute("COPY FROM DATABASE lake TO analyst_copy")
+            finally:
+                lake_con.execute("DETACH analyst_copy")
+    else:
+        with reader(db_path):  # shared lock: no writer is mid-transaction while we copy
+            shutil.copyfile(db_path, scratch)
+            if wal.exists():  # committed but not yet checkpointed (a writer that was killed): replayed on open
+                shutil.copyfile(wal, scratch_wal)
     try:
         con = duckdb.connect(str(scratch))
         try:
@@ -65,6 +74,10 @@ def refresh_snapshot(db_path: Path, model: str | None = None, target: Path | Non
         scratch.unlink(missing_ok=True)
         scratch_wal.unlink(missing_ok=True)
     return SnapshotSummary(target, *summary)
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _index(con: duckdb.DuckDBPyConnection, model: str | None) -> tuple[int, int, str | None]:
