@@ -96,26 +96,34 @@ def load_mentions(home: Path, texts: list[str], run_id: str, at: datetime) -> No
         )
 
 
-def run_stage(stage: str, home: Path, run_id: str, at: datetime) -> dict:
+def peak_rss_kb() -> int:
+    """This process's own high-water mark (VmHWM): ``ru_maxrss`` would carry the parent's over ``exec``."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: an upper bound
+
+
+def run_stage(stage: str, home: Path, run_id: str, at: datetime, refit: bool = False) -> dict:
     """Inside the child process: one stage, timed; peak memory of this process."""
     from earshot import themes
     from earshot.runs import RunContext
 
     ctx = RunContext.create(run_id=run_id, run_at=at)
     started = time.perf_counter()
-    details = getattr(themes, stage)(ctx)
+    details = themes.cluster(ctx, refit=refit) if stage == "cluster" else getattr(themes, stage)(ctx)
     return {
         "stage": stage,
         "seconds": round(time.perf_counter() - started, 1),
-        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_mb": round(peak_rss_kb() / 1024),
         "details": {k: v for k, v in details.items() if isinstance(v, (int, float, str))},
     }
 
 
-def child(stage: str, home: Path, run_id: str, at: datetime) -> dict:
+def child(stage: str, home: Path, run_id: str, at: datetime, refit: bool = False) -> dict:
     env = {**os.environ, "EARSHOT_HOME": str(home), "EARSHOT_CONFIG": str(home / "market.yaml")}
     command = [sys.executable, "-m", "benchmarks.themes_scale", "--child", stage, "--home", str(home),
-               "--run-id", run_id, "--at", at.isoformat()]  # fmt: skip
+               "--run-id", run_id, "--at", at.isoformat(), *(["--refit"] if refit else [])]  # fmt: skip
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)  # noqa: S603
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -130,9 +138,17 @@ def main() -> None:
     parser.add_argument("--child", choices=STAGES)
     parser.add_argument("--run-id")
     parser.add_argument("--at")
+    parser.add_argument("--refit", action="store_true", help="(child) force a refit")
+    parser.add_argument("--cluster-only", action="store_true", help="re-time the day-1 refit on an existing --home")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_stage(args.child, args.home, args.run_id, datetime.fromisoformat(args.at))))
+        at = datetime.fromisoformat(args.at)
+        print(json.dumps(run_stage(args.child, args.home, args.run_id, at, refit=args.refit)))
+        return
+    if args.cluster_only:
+        result = child("cluster", args.home, "bench_refit", datetime(2026, 11, 25, 6, tzinfo=UTC), refit=True)
+        print(f"refit of {result['details'].get('mentions')} mentions: {result['seconds']:.1f}s, "
+              f"peak {result['peak_mb']} MB; {result['details']}")  # fmt: skip
         return
 
     home = args.home
