@@ -13,9 +13,7 @@ brief carries evidence times only, never the time it was written).
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +36,7 @@ from models.hypotheses import (
 from models.quotes import excerpt
 from reports.brief import BRIEFABLE, MAX_READINGS, Brief, Reading, build_brief, render_csv, render_html, render_json
 from reports.brief import render_markdown as render_brief_markdown
+from reports.render import write_atomically
 from warehouse.connection import writer
 
 HANDOFF_WHY = "sales brief written (HTML, Markdown, CSV and JSON for the CRM)"
@@ -177,7 +176,7 @@ def write_files(brief: Brief, folder: Path, *, handed_off_now: bool = False) -> 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
-        _write_atomically(folder / name, text)
+        write_atomically(folder / name, text)
     return BriefPaths(
         brief.hypothesis_id,
         folder,
@@ -187,23 +186,6 @@ def write_files(brief: Brief, folder: Path, *, handed_off_now: bool = False) -> 
         folder / "brief.json",
         handed_off_now,
     )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Temporary file beside ``path``, then a rename over it (copied from reports/render.py, which is being
-    rewritten: a brief must not break when the report's private helpers move)."""
-    handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temporary = Path(temporary_name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.chmod(0o644)
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def write_brief(
