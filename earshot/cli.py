@@ -170,7 +170,9 @@ def cmd_eval_signals(args: argparse.Namespace) -> int:
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     """Export the embedding model to ONNX (int8 by default), offline, for `themes.backend: onnx`."""
-    from models.embedding_onnx import export_onnx
+    import json
+
+    from models.embedding_onnx import DESCRIPTOR, export_onnx
 
     if args.out:
         target = Path(args.out)
@@ -180,6 +182,14 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
         target = Paths.from_env().home / "models" / ("onnx-fp32" if args.fp32 else "onnx-int8")
     path = export_onnx(target, model=args.model, quantize=not args.fp32)
     print(f"exported {path}; set themes.backend: onnx (and themes.onnx_path: {target} if not the default)")
+    quantization = json.loads((target / DESCRIPTOR).read_text()).get("quantization")
+    if quantization:
+        print(
+            f"int8 vs fp32 on the probe texts: mean cosine {quantization['probe_mean_cosine']}, "
+            f"min {quantization['probe_min_cosine']}"
+        )
+        if not quantization["meets_min_cosine"]:
+            print("warning: no int8 variant reached mean cosine 0.99; kept the closest, or export with --fp32")
     return 0
 
 

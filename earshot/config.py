@@ -211,10 +211,15 @@ class ThemeSettings(_Strict):
 
     model: str = "default"
     backend: Literal["torch", "onnx"] = Field(
-        default="torch", description="onnx: the int8 ONNX export made by `earshot export-onnx` (about 2-4x faster)."
+        default="torch",
+        description="onnx: the int8 ONNX export made by `earshot export-onnx`, served without torch; measured "
+        "2.3-2.8x torch's docs/s on a 2-core AVX2 CPU at mean cosine 0.992 to the torch vectors "
+        "(benchmarks/embed_backends.py). Its vectors are stored under their own model name.",
     )
     onnx_path: str | None = Field(default=None, description="Export folder; default $EARSHOT_HOME/models/onnx-int8.")
-    batch_size: int = Field(default=32, gt=0, le=4096)  # 32 beat 64 and 128 on a 2-core CPU (benchmarks/)
+    batch_size: int = Field(  # 32 beat 64 and 128 on a 2-core CPU (benchmarks/)
+        default=32, gt=0, le=4096, description="Texts per batch for torch; the onnx backend batches by padded tokens."
+    )
     min_cluster_size: int | Literal["auto"] = "auto"
     reduce_to: int = Field(default=30, ge=2, le=128)
     assign_threshold: float = Field(default=0.35, ge=0, le=1)

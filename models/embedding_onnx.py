@@ -1,6 +1,12 @@
 """ONNX Runtime embedding backend: the packaged sentence-transformer exported once, offline, to ONNX
 (optionally int8 dynamically quantized), then served without torch for a faster CPU embed.
 
+What makes it fast on a small CPU, each measured with ``benchmarks/embed_backends.py``: int8 MatMuls; no
+``SkipLayerNormalization`` (onnxruntime 1.32's CPU kernel for it took ~10x the time of the LayerNormalization +
+Add it replaces, about 12% of the whole run); texts sorted by length and batched by a padded-token budget
+(``BATCH_TOKENS``: every MatMul then sees a few hundred rows, which stay in cache); and whole batches run in
+parallel on single-threaded sessions, one per core, instead of one batch split across cores.
+
 The vectors are close to, but not bit-identical with, the torch ones, so the recorded model name gets a
 ``+onnx`` / ``+onnx-int8`` suffix: the embedding cache is keyed by name and must not mix the two.
 Pure: no network, no warehouse, no Airflow.
@@ -12,7 +18,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,13 @@ OPSET = 17
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 MIN_PROBE_COSINE = 0.99
+BATCH_TOKENS = 512  # padded tokens per batch: 256-512 measured best on 2 cores; 1024 and 16 x ~60 tokens slower
+MAX_BATCH = 64  # texts per batch, whatever their length
+# Session-level fusions kept out: onnxruntime's CPU SkipLayerNormalization is far slower than what it fuses.
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+# (per_channel, reduce_range) in order of preference; the first accurate enough on PROBE_TEXTS is kept. Per-channel
+# weights are what keeps int8 above 0.99 here; reduce-range (7-bit) guards CPUs where u8s8 products saturate.
+QUANTIZATION_VARIANTS = ((True, False), (True, True), (False, False))
 
 # Varied lengths and registers, so the quantization choice is judged on something like real traffic.
 PROBE_TEXTS = (
@@ -63,10 +75,10 @@ def export_onnx(target_dir: Path, model: str = DEFAULT_MODEL, quantize: bool = T
 
     Done once, offline: the graph takes ``input_ids, attention_mask, token_type_ids`` with dynamic batch and
     sequence axes and returns ``last_hidden_state``; pooling and normalisation stay in numpy so the graph is
-    the same for every pooling config. With ``quantize`` the MatMul weights become int8
-    (``quantize_dynamic``); the per-channel / reduce-range variant kept is the fastest whose mean cosine to
-    the fp32 export on ``PROBE_TEXTS`` is >= 0.99 (reduce-range matters on CPUs without VNNI, where
-    full-range u8s8 products can saturate). Tokenizer files and ``earshot-onnx.json`` are written alongside.
+    the same for every pooling config. With ``quantize`` the graph is fused (bias+GELU, no SkipLayerNorm) and its
+    MatMul weights become int8 (``quantize_dynamic``): the first of ``QUANTIZATION_VARIANTS`` whose mean cosine
+    to the fp32 export on ``PROBE_TEXTS`` is >= 0.99 is kept, so the export is deterministic (no timing decides
+    it). Tokenizer files and ``earshot-onnx.json`` are written alongside.
     """
     name, location = resolve_model(model)
     source = Path(location)
@@ -89,7 +101,7 @@ def export_onnx(target_dir: Path, model: str = DEFAULT_MODEL, quantize: bool = T
                 shutil.copy2(source / file_name, target_dir / file_name)
         quantization: dict[str, Any] | None = None
         if quantize:
-            chosen, quantization = _quantize_best(fp32, scratch, target_dir, max_seq_length)
+            chosen, quantization = _quantize(fp32, scratch, target_dir, max_seq_length)
             shutil.move(str(chosen), target)
         else:
             shutil.move(str(fp32), target)
@@ -182,18 +194,23 @@ def _export_fp32(source: Path, path: Path) -> int:
     return int(bert.config.hidden_size)
 
 
-def _quantize_best(fp32: Path, scratch: Path, tokenizer_dir: Path, max_seq_length: int) -> tuple[Path, dict[str, Any]]:
-    """Quantize every per-channel / reduce-range variant, keep the fastest one that is accurate enough."""
+def _quantize(fp32: Path, scratch: Path, tokenizer_dir: Path, max_seq_length: int) -> tuple[Path, dict[str, Any]]:
+    """Fuse, then quantize with each variant in turn until one is accurate enough on ``PROBE_TEXTS``."""
+    import logging
+
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    reference = _Runner(fp32, tokenizer_dir, max_seq_length)
+    reference = _Runner(fp32, tokenizer_dir, max_seq_length, threads=1)
     ref_vectors = reference.embed(PROBE_TEXTS)
     source = _fuse(fp32, scratch / "model-fused.onnx")
     candidates: list[dict[str, Any]] = []
-    for per_channel in (False, True):
-        for reduce_range in (False, True):
-            path = scratch / f"model-int8-pc{int(per_channel)}-rr{int(reduce_range)}.onnx"
+    quantizer_log = logging.getLogger()  # quantize_dynamic warns on the root logger about pre-processing
+    level = quantizer_log.level
+    for per_channel, reduce_range in QUANTIZATION_VARIANTS:
+        path = scratch / f"model-int8-pc{int(per_channel)}-rr{int(reduce_range)}.onnx"
+        quantizer_log.setLevel(logging.ERROR)
+        try:
             quantize_dynamic(
                 source,
                 path,
@@ -203,76 +220,114 @@ def _quantize_best(fp32: Path, scratch: Path, tokenizer_dir: Path, max_seq_lengt
                 op_types_to_quantize=["MatMul"],  # int8 word-embedding Gathers cost accuracy and gain no speed
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops defeat shape inference
             )
-            runner = _Runner(path, tokenizer_dir, max_seq_length)
-            vectors = runner.embed(PROBE_TEXTS)
-            cosines = np.sum(vectors * ref_vectors, axis=1)
-            runner.embed(PROBE_TEXTS)  # warm-up before timing
-            started = time.perf_counter()
-            for _ in range(3):
-                runner.embed(PROBE_TEXTS)
-            rate = 3 * len(PROBE_TEXTS) / (time.perf_counter() - started)
-            candidates.append(
-                {
-                    "per_channel": per_channel,
-                    "reduce_range": reduce_range,
-                    "probe_mean_cosine": round(float(cosines.mean()), 5),
-                    "probe_min_cosine": round(float(cosines.min()), 5),
-                    "probe_docs_per_s": round(rate, 1),
-                    "path": path,
-                }
-            )
-    accurate = [c for c in candidates if c["probe_mean_cosine"] >= MIN_PROBE_COSINE]
-    best = (
-        max(accurate, key=lambda c: c["probe_docs_per_s"])
-        if accurate
-        else max(candidates, key=lambda c: c["probe_mean_cosine"])  # nothing passes: least harm, and say so
-    )
-    chosen = best["path"]
+        finally:
+            quantizer_log.setLevel(level)
+        cosines = np.sum(_Runner(path, tokenizer_dir, max_seq_length, threads=1).embed(PROBE_TEXTS) * ref_vectors, 1)
+        candidates.append(
+            {
+                "per_channel": per_channel,
+                "reduce_range": reduce_range,
+                "probe_mean_cosine": round(float(cosines.mean()), 5),
+                "probe_min_cosine": round(float(cosines.min()), 5),
+                "path": path,
+            }
+        )
+        if cosines.mean() >= MIN_PROBE_COSINE:
+            break
+    accurate = candidates[-1]["probe_mean_cosine"] >= MIN_PROBE_COSINE
+    # Nothing passes: least harm, and say so in the descriptor.
+    best = candidates[-1] if accurate else max(candidates, key=lambda c: c["probe_mean_cosine"])
     summary = {k: v for k, v in best.items() if k != "path"}
-    summary["meets_min_cosine"] = bool(accurate)
+    summary["meets_min_cosine"] = accurate
     summary["fused"] = source != fp32
     summary["candidates"] = [{k: v for k, v in c.items() if k != "path"} for c in candidates]
-    return chosen, summary
+    return best["path"], summary
 
 
 def _fuse(fp32: Path, path: Path) -> Path:
-    """BERT fusions (bias+GELU, skip+LayerNorm) before quantizing: about 2x on int8 here, accuracy unchanged.
+    """Bias+GELU fusion before quantizing (it also lets each MatMul take its bias); no SkipLayerNormalization.
 
+    Attention is left unfused: onnxruntime's CPU (Q)Attention measured no faster than the plain ops here.
     Falls back to the unfused graph if the optimizer cannot handle it; the fusions are a speed-up only.
     """
     try:
+        from onnxruntime.transformers.fusion_options import FusionOptions
         from onnxruntime.transformers.optimizer import optimize_model
 
+        options = FusionOptions("bert")
+        options.enable_skip_layer_norm = False
+        options.enable_attention = False
         # num_heads / hidden_size 0: read from the graph
-        optimized = optimize_model(str(fp32), model_type="bert", num_heads=0, hidden_size=0, opt_level=1)
+        optimized = optimize_model(
+            str(fp32), model_type="bert", num_heads=0, hidden_size=0, opt_level=0, optimization_options=options
+        )
         optimized.save_model_to_file(str(path))
     except Exception:  # pragma: no cover - depends on the onnxruntime version
         return fp32
     return path
 
 
+def plan_batches(lengths: Sequence[int], max_texts: int = MAX_BATCH, max_tokens: int = BATCH_TOKENS) -> list[list[int]]:
+    """Indices of the texts in each batch: longest first, each batch at most ``max_texts`` texts and
+    ``max_tokens`` padded tokens (a text longer than the budget goes alone).
+
+    Sorting keeps padding small; the token budget keeps every MatMul near the same row count, whether the texts
+    are tweets (30 a batch) or articles (2 a batch). Ties keep input order, so the plan is deterministic.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(order):
+        width = max(lengths[order[start]], 1)
+        size = max(1, min(max_texts, max_tokens // width))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (affinity / cgroup cpusets), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 class _Runner:
-    """Tokenize, run the graph, mean-pool, normalise: the shared core of export checks and ``OnnxEmbedder``."""
+    """Tokenize, run the graph, mean-pool, normalise: the shared core of export checks and ``OnnxEmbedder``.
+
+    One session with a single intra-op thread; ``threads`` batches run at once (onnxruntime releases the GIL
+    and a session may run concurrently). Whole batches per core scale better than one batch split across
+    cores (no per-operator barrier), and a busy neighbour on a shared machine slows one batch, not every one.
+    """
 
     def __init__(
-        self, model_path: Path, tokenizer_dir: Path, max_seq_length: int, batch_size: int = 32, threads: int = 0
+        self,
+        model_path: Path,
+        tokenizer_dir: Path,
+        max_seq_length: int,
+        batch_size: int = MAX_BATCH,
+        threads: int = 0,
+        batch_tokens: int = BATCH_TOKENS,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
+        self.threads = threads or usable_cpus()
         self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
         self._tokenizer.no_padding()  # padding is per batch, after length sorting
         self._tokenizer.enable_truncation(max_length=max_seq_length)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        # Idle ORT threads otherwise spin for a while after each run, starving torch / the rest of the pipeline.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"], disabled_optimizers=list(DISABLED_OPTIMIZERS)
+        )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dims = int(self._session.get_outputs()[0].shape[-1])
 
@@ -280,16 +335,15 @@ class _Runner:
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
-        # Longest first, so batches hold similar lengths (little padding) and memory peaks early.
-        order = sorted(range(len(encodings)), key=lambda i: -len(encodings[i].ids))
+        batches = plan_batches([len(e.ids) for e in encodings], self.batch_size, self.batch_tokens)
         out = np.empty((len(encodings), self.dims), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            width = len(encodings[chunk[0]].ids)
-            ids = np.zeros((len(chunk), width), dtype=np.int64)
-            types = np.zeros((len(chunk), width), dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, index in enumerate(chunk):
+
+        def run(batch: list[int]) -> None:
+            width = len(encodings[batch[0]].ids)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            types = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, index in enumerate(batch):
                 encoding = encodings[index]
                 n = len(encoding.ids)
                 ids[row, :n] = encoding.ids
@@ -300,14 +354,35 @@ class _Runner:
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            out[chunk] = pooled
+            out[batch] = pooled  # batches are disjoint, so threads never write the same row
+
+        workers = min(self.threads, len(batches))
+        if workers <= 1:
+            for batch in batches:
+                run(batch)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="earshot-onnx") as pool:
+                for _ in pool.map(run, batches):  # re-raises a batch's exception here
+                    pass
         return out
 
 
 class OnnxEmbedder:
-    """Drop-in for ``SentenceTransformerEmbedder`` backed by an ``export_onnx`` directory (or its model file)."""
+    """Drop-in for ``SentenceTransformerEmbedder`` backed by an ``export_onnx`` directory (or its model file).
 
-    def __init__(self, path: str | Path, batch_size: int = 16, threads: int | None = None) -> None:
+    ``batch_size`` caps texts per batch and ``batch_tokens`` padded tokens per batch; ``threads`` is how many
+    batches run at once (default: the CPUs this process may use). Vectors do not depend on ``threads``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        batch_size: int = MAX_BATCH,
+        threads: int | None = None,
+        batch_tokens: int = BATCH_TOKENS,
+    ) -> None:
         path = Path(path)
         model_dir = path.parent if path.is_file() else path
         descriptor_path = model_dir / DESCRIPTOR
@@ -318,7 +393,7 @@ class OnnxEmbedder:
         self.descriptor: dict[str, Any] = descriptor
         self.name: str = descriptor.get("name") or _recorded_name(descriptor["model"], bool(descriptor["quantized"]))
         self._runner = _Runner(
-            model_path, model_dir, int(descriptor["max_seq_length"]), batch_size, threads or os.cpu_count() or 1
+            model_path, model_dir, int(descriptor["max_seq_length"]), batch_size, threads or 0, batch_tokens
         )
         self.dims: int = int(descriptor["dims"])
 
@@ -329,6 +404,10 @@ class OnnxEmbedder:
     @batch_size.setter
     def batch_size(self, value: int) -> None:
         self._runner.batch_size = value
+
+    @property
+    def threads(self) -> int:
+        return self._runner.threads
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text, in input order."""

@@ -1,4 +1,5 @@
-"""The ONNX backend: offline export, order restored after length sorting, agreement with torch."""
+"""The ONNX backend: offline export, batch planning, order restored after length sorting and parallel
+batches, agreement with torch."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from models.embedding import SentenceTransformerEmbedder
-from models.embedding_onnx import DESCRIPTOR, OnnxEmbedder, export_onnx
+from models.embedding_onnx import DESCRIPTOR, OnnxEmbedder, export_onnx, plan_batches
 
 TEXTS = [
     "ok",
@@ -73,6 +74,45 @@ def test_export_writes_model_tokenizer_and_descriptor(onnx_dir: Path) -> None:
     assert descriptor["quantization"]["meets_min_cosine"] is True
 
 
+def test_export_quantizes_every_projection_and_leaves_out_skip_layer_norm(onnx_dir: Path) -> None:
+    """6 layers x (Q, K, V, output, FFN in, FFN out) are int8; SkipLayerNormalization (slow on onnxruntime's CPU
+    provider) is not in the graph, and the session is told not to fuse it back."""
+    import onnx
+
+    ops = [node.op_type for node in onnx.load(str(onnx_dir / "model.onnx"), load_external_data=False).graph.node]
+    assert ops.count("MatMulInteger") == 36
+    assert "SkipLayerNormalization" not in ops
+    assert ops.count("LayerNormalization") == 13
+
+
+@pytest.mark.parametrize(
+    ("lengths", "max_texts", "max_tokens", "expected"),
+    [
+        ([], 8, 512, []),
+        ([5, 9, 7], 8, 512, [[1, 2, 0]]),  # longest first, one batch
+        ([10, 10, 10, 10, 10], 2, 512, [[0, 1], [2, 3], [4]]),  # text cap; ties keep input order
+        ([100, 40, 300, 40, 40, 40], 64, 200, [[2], [0, 1], [3, 4, 5]]),  # 300 > budget goes alone; 2 x 100 fit
+        ([3, 3, 3], 1, 512, [[0], [1], [2]]),  # batch_size 1: one by one
+    ],
+)
+def test_plan_batches(lengths: list[int], max_texts: int, max_tokens: int, expected: list[list[int]]) -> None:
+    assert plan_batches(lengths, max_texts, max_tokens) == expected
+
+
+def test_plan_batches_keeps_every_text_once_within_the_budget() -> None:
+    rng = np.random.default_rng(7)
+    lengths = [int(n) for n in rng.integers(2, 257, size=500)]
+    batches = plan_batches(lengths, 64, 512)
+    assert sorted(i for batch in batches for i in batch) == list(range(500))
+    for batch in batches:
+        width = max(lengths[i] for i in batch)
+        assert width == lengths[batch[0]]  # the first text sets the padded width
+        assert len(batch) <= 64
+        assert len(batch) == 1 or len(batch) * width <= 512
+    widths = [lengths[batch[0]] for batch in batches]
+    assert widths == sorted(widths, reverse=True)
+
+
 def test_vectors_are_unit_ordered_and_close_to_torch(onnx_dir: Path, torch_vectors: np.ndarray) -> None:
     embedder = OnnxEmbedder(onnx_dir, batch_size=4)
     assert embedder.name == "all-MiniLM-L6-v2+onnx-int8"
@@ -106,6 +146,16 @@ def test_batch_size_barely_changes_vectors(onnx_dir: Path) -> None:
     assert agreement[sentences].mean() >= 0.98
     assert agreement.min() >= 0.90
     assert np.array_equal(embedder.embed(TEXTS), all_at_once)  # same batches, same vectors: deterministic
+
+
+def test_parallel_batches_give_the_same_vectors_in_the_same_order(onnx_dir: Path) -> None:
+    """Batches run on several threads at once; a batch's vectors must not depend on which thread ran it,
+    nor land in another text's row."""
+    texts = [f"{text} ({i})" for i in range(6) for text in TEXTS]  # 120 texts: many small batches
+    serial = OnnxEmbedder(onnx_dir, batch_size=8, threads=1)
+    parallel = OnnxEmbedder(onnx_dir, batch_size=8, threads=3)
+    assert (serial.threads, parallel.threads) == (1, 3)
+    assert np.array_equal(serial.embed(texts), parallel.embed(texts))
 
 
 def test_empty_input_and_model_file_path(onnx_dir: Path) -> None:

@@ -1,66 +1,13 @@
-"""Pure theme modelling: clustering, keywords and labels, quotes, stable identities."""
+"""Pure theme modelling: keywords and labels, quotes, stable identities (clustering: test_clustering.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from models.clustering import NOISE, ClusterSettings, auto_min_cluster_size, cluster
 from models.identity import match_themes, new_theme_id
 from models.keywords import label_from_keywords, theme_keywords
 from models.quotes import excerpt, representative
-
-
-def blobs(
-    seed: int = 0, per: int = 40, centres: int = 4, noise: int = 12, dims: int = 32
-) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors around ``centres`` well-separated directions, plus scattered noise (label -1)."""
-    rng = np.random.default_rng(seed)
-    axes = np.linalg.qr(rng.normal(size=(dims, dims)))[0][:centres]
-    points = [axis + rng.normal(scale=0.08, size=(per, dims)) for axis in axes]
-    points.append(rng.normal(size=(noise, dims)))
-    vectors = np.vstack(points)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    truth = np.concatenate([np.full(per, c) for c in range(centres)] + [np.full(noise, -1)])
-    return vectors.astype(np.float32), truth
-
-
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    from sklearn.metrics import adjusted_rand_score
-
-    return float(adjusted_rand_score(a, b))
-
-
-def test_finds_planted_groups_and_leaves_noise_out() -> None:
-    vectors, truth = blobs()
-    result = cluster(vectors, ClusterSettings(min_cluster_size=10, assign_threshold=0.6))
-    assert result.n_clusters == 4
-    planted = truth >= 0
-    assert agreement(result.labels[planted], truth[planted]) > 0.95
-    assert np.mean(result.labels[~planted] == NOISE) >= 0.75  # noise is not forced into themes
-    assert np.allclose(np.linalg.norm(result.centroids, axis=1), 1.0, atol=1e-5)
-
-
-def test_same_input_same_result_and_order_does_not_matter() -> None:
-    vectors, _ = blobs(seed=3)
-    settings = ClusterSettings(min_cluster_size=10)
-    first, second = cluster(vectors, settings), cluster(vectors, settings)
-    assert np.array_equal(first.labels, second.labels)
-    order = np.random.default_rng(1).permutation(len(vectors))
-    shuffled = cluster(vectors[order], settings)
-    assert agreement(first.labels[order], shuffled.labels) > 0.95
-
-
-def test_too_few_texts_yield_no_themes() -> None:
-    vectors, _ = blobs(per=3, centres=2, noise=0)
-    result = cluster(vectors, ClusterSettings(min_cluster_size=10))
-    assert result.n_clusters == 0 and (result.labels == NOISE).all()
-
-
-@pytest.mark.parametrize(("n", "size"), [(10, 10), (400, 10), (20_000, 10), (100_000, 50), (1_000_000, 100)])
-def test_auto_min_cluster_size_scales(n: int, size: int) -> None:
-    assert auto_min_cluster_size(n) == size
-
 
 DOCS = {
     0: [
