@@ -158,8 +158,12 @@ def test_standalone_loads_every_dag_runs_one_and_serves_the_ui(
     browser.find_element(By.CSS_SELECTOR, "input[name=username]").send_keys("admin")
     browser.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys("s3cret-test")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    browser.get(f"{api.base}/dags/earshot_listen")
-    assert _wait_for(browser, "body", text="earshot_listen"), browser.page_source[:2000]
+    assert _wait_until_gone(browser, "input[name=username]"), "still on the login page after signing in"
+    for _ in range(3):  # a busy machine can answer the first navigation before the UI has loaded its DAGs
+        browser.get(f"{api.base}/dags/earshot_listen")
+        if _wait_for(browser, "body", text="earshot_listen", timeout=40):
+            break
+    assert "earshot_listen" in browser.find_element(By.TAG_NAME, "body").text, browser.page_source[:2000]
     time.sleep(3)  # let the grid draw the run
     shot = screenshot(browser, "airflow-standalone-listen-dag")
     assert shot.stat().st_size > 10_000
@@ -167,6 +171,15 @@ def test_standalone_loads_every_dag_runs_one_and_serves_the_ui(
         "one mapped task per source" in browser.find_element(By.TAG_NAME, "body").text
         or "earshot_listen" in browser.title
     )
+
+
+def _wait_until_gone(browser: WebDriver, selector: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not browser.find_elements(By.CSS_SELECTOR, selector):
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def _wait_for(browser: WebDriver, selector: str, text: str = "", timeout: float = 60) -> bool:
