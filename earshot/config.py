@@ -222,7 +222,13 @@ class ThemeSettings(_Strict):
     )
     min_cluster_size: int | Literal["auto"] = "auto"
     reduce_to: int = Field(default=30, ge=2, le=128)
-    assign_threshold: float = Field(default=0.35, ge=0, le=1)
+    assign_threshold: float = Field(
+        default=0.35,
+        ge=0,
+        le=1,
+        description="Cosine to a theme's centre needed in the placement space (30 PCA directions centred on the "
+        "themes' average) to join it; 0.35-0.45 keeps the demo's off-topic posts out.",
+    )
     seed: int = 42
     # When a run reclusters everything instead of assigning new mentions (models/refit_policy.py).
     refit_every_days: float = Field(
