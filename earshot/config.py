@@ -213,8 +213,8 @@ class ThemeSettings(_Strict):
     backend: Literal["torch", "onnx"] = Field(
         default="torch",
         description="onnx: the int8 ONNX export made by `earshot export-onnx`, served without torch; measured "
-        "2.3-2.8x torch's docs/s on a 2-core AVX2 CPU at mean cosine 0.992 to the torch vectors "
-        "(benchmarks/embed_backends.py). Its vectors are stored under their own model name.",
+        "2.5x (tweets) to 2.9x (news) torch's docs/s on an idle 2-core AVX2 CPU, mean cosine 0.992 to the torch "
+        "vectors (benchmarks/embed_backends.py). Its vectors are stored under their own model name.",
     )
     onnx_path: str | None = Field(default=None, description="Export folder; default $EARSHOT_HOME/models/onnx-int8.")
     batch_size: int = Field(  # 32 beat 64 and 128 on a 2-core CPU (benchmarks/)
