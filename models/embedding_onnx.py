@@ -298,8 +298,8 @@ class _Runner:
 
     One session with a single intra-op thread; ``threads`` batches run at once (onnxruntime releases the GIL
     and a session may run concurrently). Whole batches per core need no per-operator barrier: on 2 idle cores
-    this ran ~1.9x its single-threaded rate, where torch's intra-op threads gave ~1.8x; and a busy neighbour
-    on a shared machine slows one batch, not every operator of every batch.
+    this ran 1.86-1.90x its single-threaded docs/s, where torch's intra-op threads gave 1.68-1.79x; and a busy
+    neighbour on a shared machine slows one batch, not every operator of every batch.
     """
 
     def __init__(
