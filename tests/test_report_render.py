@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -925,6 +926,8 @@ def test_the_archive_lists_every_report_newest_first_with_headline_figures(tmp_p
     old = tmp_path / "before-summaries"
     old.mkdir()
     (old / "report.html").write_text("<!DOCTYPE html>")
+    written = (GENERATED - timedelta(days=7)).timestamp()  # a summary-less report is dated by its file time
+    os.utime(old / "report.html", (written, written))
     (tmp_path / "briefs" / "h_validated1").mkdir(parents=True)
     (tmp_path / "briefs" / "h_validated1" / "brief.html").write_text("<!DOCTYPE html>")
     write_index(tmp_path)
