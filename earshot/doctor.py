@@ -195,10 +195,11 @@ def _probe(source: object, market: Market, timeout: float) -> Check:
 
 
 def _timed_fetch(fetch: Callable, source_id: str, url: str, timeout: float, market: Market) -> tuple[object, float]:
+    from listeners.base import FetchSettings
+
     started = time.monotonic()
-    response = fetch(
-        source_id, url, timeout=timeout, max_bytes=market.fetch.max_bytes, user_agent=market.fetch.user_agent
-    )
+    settings = FetchSettings(timeout=timeout, max_bytes=market.fetch.max_bytes, user_agent=market.fetch.user_agent)
+    response = fetch(source_id, url, settings)
     return response, time.monotonic() - started
 
 
