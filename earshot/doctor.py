@@ -222,6 +222,8 @@ _FIXES = {
     "http_5xx": "the site is failing right now: try later; earshot retries on its own",
     "too_large": "raise fetch.max_bytes, or point at a smaller feed",
     "redirect_loop": "the URL redirects in circles: use the final address",
+    "redirect_refused": "it redirects to another scheme or an internal address: use the final address, or set "
+    "allow_private_redirects in the source's fetch block",
     "auth": "check the credentials",
 }
 

@@ -28,6 +28,7 @@ from listeners.landing import append_manifest, atomic_write, store_payload
 from listeners.mention import Mention
 from listeners.registry import listener_for
 from listeners.retry import fetch_with_retries
+from listeners.text import excerpt
 from reports.render import safe_run_id
 from warehouse.connection import transaction, writer
 from warehouse.load import FetchRecord, SourceRow, cursors, record_fetches, record_run, sync_sources
@@ -112,7 +113,8 @@ def fetch(ctx: RunContext, spec: dict[str, Any]) -> dict[str, Any]:
         outcome.update(status="error", error_kind=exc.kind.value, error=str(exc), retryable=exc.retryable)
         outcome["attempts"] = max(attempts, 1)
     except Exception as exc:  # a bug in a listener must not stop the other sources
-        outcome.update(status="error", error_kind=ErrorKind.INTERNAL.value, error=f"source {source.id!r}: {exc!r}")
+        detail = excerpt(repr(exc), 300)  # an exception's repr can carry its input whole (UnicodeDecodeError)
+        outcome.update(status="error", error_kind=ErrorKind.INTERNAL.value, error=f"source {source.id!r}: {detail}")
         outcome.update(retryable=False, attempts=max(attempts, 1))
     if outcome["status"] != "error" or outcome.get("landed"):
         _manifest(ctx, source, fetched_at, outcome)

@@ -101,17 +101,17 @@ class _Guard:
         return left if timeout is None else min(timeout, left)
 
     def address(self, host: str, port: int) -> str:
-        """Where to connect for ``host``: itself when trusted, else a checked public address."""
+        """Where to connect for ``host``: itself when trusted, else a checked public address. Raises
+        :class:`RedirectRefused` for a non-public one, ``OSError`` when the name does not resolve."""
         host = host.lower().strip("[]")
         if self.allow_private or (host, port) in self.trusted:
             return host
-        try:
-            addresses = list(self.resolve(host, port))
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        addresses = list(self.resolve(host, port))
+        if not addresses:
+            raise OSError(f"no address for {host}")
         private = [a for a in addresses if not is_public(a)]
-        if private or not addresses:
-            raise RedirectRefused(f"{host} resolves to {', '.join(private) or 'nothing'}, a non-public address")
+        if private:
+            raise RedirectRefused(f"{host} resolves to {', '.join(private)}, a non-public address")
         return addresses[0]
 
 
@@ -159,7 +159,10 @@ class _GuardedBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         guard = _GUARD.get()
         if guard is not None:
-            host, timeout = guard.address(host, port), guard.step(timeout)
+            try:
+                host, timeout = guard.address(host, port), guard.step(timeout)
+            except OSError as exc:
+                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
         return _GuardedStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
     def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
@@ -318,6 +321,12 @@ def _send(
     return final()
 
 
+def _trusted(configured: httpx.URL) -> frozenset[tuple[str, int]]:
+    """The configured URL's host and port; on a default port, the other default port too (http -> https)."""
+    host, port = _origin(configured)
+    return frozenset({(host, port), (host, 80), (host, 443)} if port in (80, 443) else {(host, port)})
+
+
 def _send_one(source_id: str, http: httpx.Client, request: httpx.Request) -> httpx.Response:
     """One request, streaming. httpx builds the next request of a redirect even when not following it, so
     a Location that is no URL at all surfaces here."""
@@ -351,6 +360,8 @@ def _redirect_target(source_id: str, guard: _Guard, first: httpx.URL, current: h
     except RedirectRefused as exc:
         detail = f"{where}: {exc} (allow with fetch.allow_private_redirects)"
         raise SourceError(source_id, ErrorKind.REDIRECT_REFUSED, detail) from None
+    except OSError:
+        pass  # not resolvable here (behind a proxy, say): the connection decides, checked again if it is ours
     return target
 
 
@@ -368,7 +379,8 @@ def fetch(
     """GET ``url``, conditionally when we hold validators; raise :class:`SourceError` on failure.
 
     ``url``'s own host is trusted whatever its address (the user configured it: a loopback test server,
-    an internal gateway); any other host a redirect leads to must resolve to public addresses.
+    an internal gateway), on its port (both 80 and 443 when it is one of them: http to https is common);
+    any other host or port a redirect leads to must resolve to public addresses.
     """
     settings = settings.begun()
     headers = {"User-Agent": settings.user_agent, "Accept": accept, "Accept-Encoding": "gzip, deflate"}
@@ -379,7 +391,7 @@ def fetch(
     http = client or shared_client()
     token = None
     try:
-        trusted = frozenset({_origin(httpx.URL(url))})
+        trusted = _trusted(httpx.URL(url))
         guard = _Guard(settings.budget, settings.timeout, trusted, settings.allow_private_redirects, resolve)
         token = _GUARD.set(guard)
         with _send(source_id, http, guard, url, headers) as response:

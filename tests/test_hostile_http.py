@@ -6,11 +6,13 @@ byte cap) and that the fetch fails with the kind the fault table promises.
 
 from __future__ import annotations
 
+import socket
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 
 from listeners import http
@@ -214,6 +216,37 @@ def test_a_name_that_rebinds_to_a_private_address_is_caught_when_connecting(
     error = refused(http_server.url("/feed.xml"), resolve=lambda host, port: next(answers))
     assert error.kind is ErrorKind.REDIRECT_REFUSED and "rebind.example.com resolves to 127.0.0.1" in error.detail
     assert internal.seen == []
+
+
+@pytest.mark.parametrize(
+    ("configured", "target", "trusted"),
+    [
+        ("http://gateway.corp/feed", "https://gateway.corp/feed", True),  # the usual upgrade to https
+        ("https://gateway.corp/feed", "http://gateway.corp:443/x", True),
+        ("http://gateway.corp:8080/feed", "http://gateway.corp:9090/x", False),  # another port: another service
+        ("http://gateway.corp/feed", "http://gateway.corp:8080/x", False),
+        ("http://gateway.corp/feed", "http://other.corp/x", False),
+    ],
+)
+def test_the_configured_host_is_trusted_on_its_own_port(configured: str, target: str, trusted: bool) -> None:
+    """``.corp`` names "resolve" to 10.0.0.5 here: only the configured host may be private."""
+    from listeners.http import _Guard, _origin, _trusted
+
+    guard = _Guard(settings().begun().budget, 1.0, _trusted(httpx.URL(configured)), False, lambda h, p: ["10.0.0.5"])
+    if trusted:
+        assert guard.address(*_origin(httpx.URL(target))) == "gateway.corp"
+    else:
+        with pytest.raises(http.RedirectRefused):
+            guard.address(*_origin(httpx.URL(target)))
+
+
+def test_a_redirect_to_a_name_that_does_not_resolve_is_a_connection_error(http_server: LoopbackServer) -> None:
+    def nowhere(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    http_server.routes["/feed.xml"] = Reply(302, headers={"Location": "http://gone.example.com/feed.xml"})
+    error = refused(http_server.url("/feed.xml"), resolve=nowhere)
+    assert error.kind is ErrorKind.CONNECTION and "cannot resolve gone.example.com" in error.detail
 
 
 @pytest.mark.parametrize(
