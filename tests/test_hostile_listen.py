@@ -175,3 +175,18 @@ def test_hostile_sources_fail_alone_and_leak_nothing(
     print(f"listen run: {seconds:.1f}s, peak RSS {peak / 2**20:.0f} MiB")
     assert seconds < 30  # the stage alone; without the deadline the dripping source never ends
     assert peak < 400 * 2**20  # peak RSS of the whole run (about 150 MiB); the gzip bomb alone took 1.6 GB before
+
+
+def test_text_that_cannot_be_utf8_still_stages() -> None:
+    """A lone surrogate (a file name that is not UTF-8, ``\\ud800`` in a source's JSON) made DuckDB's reader
+    refuse the staged rows, and so the whole load, run after run."""
+    import duckdb
+
+    from warehouse.bulk import staged
+
+    con = duckdb.connect()
+    rows = [("file caf\udce9.csv: skipped", "\ud800 alone"), ("fine é", "\U0001f600 paired")]
+    with staged(con, "odd", {"warning": "VARCHAR", "text": "VARCHAR"}, rows) as count:
+        stored = con.execute("SELECT warning, text FROM odd").fetchall()
+    assert count == 2
+    assert stored == [("file caf\ufffd.csv: skipped", "\ufffd alone"), ("fine é", "\U0001f600 paired")]
