@@ -55,13 +55,53 @@ class AudienceSpec(_Strict):
 
 
 class FetchSettings(_Strict):
-    """How listeners talk to the outside world."""
+    """How listeners talk to the outside world, and the bounds that keep one hostile source from hurting the
+    others. A source may override any of these in its own ``fetch`` block."""
 
-    timeout_seconds: float = Field(default=20.0, gt=0, le=300)
-    max_bytes: int = Field(default=10_000_000, gt=0)
+    timeout_seconds: float = Field(default=20.0, gt=0, le=300, description="Longest wait for one connect or read.")
+    deadline_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="Wall-clock limit for one source's whole fetch: every request, page, file and retry wait.",
+    )
+    max_bytes: int = Field(
+        default=10_000_000, gt=0, description="Largest response (on the wire and once decompressed) or file."
+    )
+    max_source_bytes: int = Field(
+        default=100_000_000, gt=0, description="All of one source's responses or files in one run together."
+    )
+    max_files: int = Field(
+        default=1000, ge=1, description="New or changed files a file drop loads per run; the rest wait for the next."
+    )
+    allow_private_redirects: bool = Field(
+        default=False,
+        description="Follow redirects to private, loopback or link-local addresses other than the configured "
+        "URL's own host (an internal gateway's sign-in hop). The configured host itself is always allowed.",
+    )
     retries: int = Field(default=1, ge=0, le=5, description="In-run retries of errors a retry can help with.")
     max_retry_wait: float = Field(default=60.0, ge=0, description="Longest Retry-After honoured within a run.")
     user_agent: str = "earshot/0.1 (+https://github.com/earshot/earshot; market listening)"
+
+    @model_validator(mode="after")
+    def _source_budget_holds_a_response(self) -> FetchSettings:
+        if self.max_source_bytes < self.max_bytes:
+            raise ValueError("max_source_bytes: must be at least max_bytes (one response must fit a source's budget)")
+        return self
+
+
+class FetchOverrides(_Strict):
+    """A source's own ``fetch`` block: any of the market's fetch settings, for this source only."""
+
+    timeout_seconds: float | None = Field(default=None, gt=0, le=300)
+    deadline_seconds: float | None = Field(default=None, gt=0, le=3600)
+    max_bytes: int | None = Field(default=None, gt=0)
+    max_source_bytes: int | None = Field(default=None, gt=0)
+    max_files: int | None = Field(default=None, ge=1)
+    allow_private_redirects: bool | None = None
+    retries: int | None = Field(default=None, ge=0, le=5)
+    max_retry_wait: float | None = Field(default=None, ge=0)
+    user_agent: str | None = None
 
 
 def _http_url(value: str) -> str:
@@ -86,6 +126,7 @@ class _SourceBase(_Strict):
         default_factory=list, description="Authors within this source who are influencers (case-insensitive)."
     )
     enabled: bool = True
+    fetch: FetchOverrides | None = Field(default=None, description="This source's own fetch settings.")
 
 
 class FeedSource(_SourceBase):
@@ -117,7 +158,9 @@ class RedditSource(_SourceBase):
 
     kind: Literal["reddit"]
     subreddits: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{2,21}$")]] = Field(min_length=1)
-    listing: Literal["new", "hot", "top", "rising", "search"] = "new"
+    listing: Literal["new", "hot", "top", "rising", "search", "comments"] = Field(
+        default="new", description="Posts (new, hot, top, rising, search) or the subreddits' newest comments."
+    )
     query: str | None = None
     time_filter: Literal["hour", "day", "week", "month", "year", "all"] = "week"
     limit: int = Field(default=100, ge=1, le=1000, description="Posts per subreddit per run.")
@@ -197,6 +240,13 @@ class FileDropSource(_SourceBase):
     @property
     def locator(self) -> str:
         return f"{self.folder}/{self.pattern}"
+
+    @model_validator(mode="after")
+    def _pattern_stays_inside(self) -> FileDropSource:
+        parts = self.pattern.replace("\\", "/").split("/")
+        if self.pattern.startswith(("/", "~")) or ".." in parts:
+            raise ValueError(f"pattern: {self.pattern!r} must stay inside the folder (relative, without '..')")
+        return self
 
 
 Source = Annotated[
@@ -567,6 +617,11 @@ class Market(_Strict):
                 raise ValueError(
                     f"sources[{index}].audience: {source.audience.value!r} is not declared under audiences"
                 )
+            try:
+                self.fetch_for(source)
+            except ValidationError as exc:
+                problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ValueError(f"sources[{index}].fetch: {problem}") from None
         return self
 
     def source(self, source_id: str) -> AnySource:
@@ -578,6 +633,13 @@ class Market(_Strict):
     @property
     def enabled_sources(self) -> list[AnySource]:
         return [s for s in self.sources if s.enabled]
+
+    def fetch_for(self, source: AnySource) -> FetchSettings:
+        """The market's fetch settings with the source's own overrides applied (validated together)."""
+        if source.fetch is None:
+            return self.fetch
+        merged = {**self.fetch.model_dump(), **source.fetch.model_dump(exclude_none=True)}
+        return FetchSettings.model_validate(merged)
 
 
 def _expand(value: Any, where: str, path: Path) -> Any:

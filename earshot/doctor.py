@@ -195,10 +195,11 @@ def _probe(source: object, market: Market, timeout: float) -> Check:
 
 
 def _timed_fetch(fetch: Callable, source_id: str, url: str, timeout: float, market: Market) -> tuple[object, float]:
+    from listeners.base import FetchSettings
+
     started = time.monotonic()
-    response = fetch(
-        source_id, url, timeout=timeout, max_bytes=market.fetch.max_bytes, user_agent=market.fetch.user_agent
-    )
+    settings = FetchSettings(timeout=timeout, max_bytes=market.fetch.max_bytes, user_agent=market.fetch.user_agent)
+    response = fetch(source_id, url, settings)
     return response, time.monotonic() - started
 
 
@@ -221,6 +222,8 @@ _FIXES = {
     "http_5xx": "the site is failing right now: try later; earshot retries on its own",
     "too_large": "raise fetch.max_bytes, or point at a smaller feed",
     "redirect_loop": "the URL redirects in circles: use the final address",
+    "redirect_refused": "it redirects to another scheme or an internal address: use the final address, or set "
+    "allow_private_redirects in the source's fetch block",
     "auth": "check the credentials",
 }
 

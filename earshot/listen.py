@@ -27,6 +27,8 @@ from listeners.errors import ErrorKind, SourceError
 from listeners.landing import append_manifest, atomic_write, store_payload
 from listeners.mention import Mention
 from listeners.registry import listener_for
+from listeners.retry import fetch_with_retries
+from listeners.text import excerpt
 from reports.render import safe_run_id
 from warehouse.connection import transaction, writer
 from warehouse.load import FetchRecord, SourceRow, cursors, record_fetches, record_run, sync_sources
@@ -59,9 +61,17 @@ def plan(ctx: RunContext) -> list[dict[str, Any]]:
     return specs
 
 
-def fetch_settings(market: Market) -> FetchSettings:
+def fetch_settings(market: Market, source: AnySource) -> FetchSettings:
+    """The bounds one source's fetch runs under: the market's ``fetch`` block, the source's overrides applied."""
+    config = market.fetch_for(source)
     return FetchSettings(
-        timeout=market.fetch.timeout_seconds, max_bytes=market.fetch.max_bytes, user_agent=market.fetch.user_agent
+        timeout=config.timeout_seconds,
+        max_bytes=config.max_bytes,
+        user_agent=config.user_agent,
+        deadline=config.deadline_seconds,
+        max_source_bytes=config.max_source_bytes,
+        max_files=config.max_files,
+        allow_private_redirects=config.allow_private_redirects,
     )
 
 
@@ -83,7 +93,16 @@ def fetch(ctx: RunContext, spec: dict[str, Any]) -> dict[str, Any]:
     try:
         listener = make_listener(source)
         cursor = json.loads(Path(spec["cursor_file"]).read_text())["cursor"] if spec.get("cursor_file") else None
-        fetched, attempts = _fetch_with_retries(listener, source, cursor, ctx.market)
+
+        def attempt(settings: FetchSettings) -> Fetched:
+            nonlocal attempts
+            attempts += 1
+            return listener.fetch(source, cursor, settings)
+
+        config = ctx.market.fetch_for(source)
+        fetched = fetch_with_retries(
+            attempt, fetch_settings(ctx.market, source), retries=config.retries, max_wait=config.max_retry_wait
+        )
         outcome.update(http_status=fetched.http_status, attempts=attempts, payloads=len(fetched.payloads))
         if fetched.not_modified:
             outcome["status"] = "not_modified"
@@ -94,30 +113,14 @@ def fetch(ctx: RunContext, spec: dict[str, Any]) -> dict[str, Any]:
         outcome.update(status="error", error_kind=exc.kind.value, error=str(exc), retryable=exc.retryable)
         outcome["attempts"] = max(attempts, 1)
     except Exception as exc:  # a bug in a listener must not stop the other sources
-        outcome.update(status="error", error_kind=ErrorKind.INTERNAL.value, error=f"source {source.id!r}: {exc!r}")
+        detail = excerpt(repr(exc), 300)  # an exception's repr can carry its input whole (UnicodeDecodeError)
+        outcome.update(status="error", error_kind=ErrorKind.INTERNAL.value, error=f"source {source.id!r}: {detail}")
         outcome.update(retryable=False, attempts=max(attempts, 1))
     if outcome["status"] != "error" or outcome.get("landed"):
         _manifest(ctx, source, fetched_at, outcome)
     outcome["duration_s"] = round(time.monotonic() - started, 3)
     _write_json(_outcome_dir(ctx) / f"{source.id}.json", outcome)
     return {k: outcome.get(k) for k in ("source_id", "status", "items", "error_kind", "error", "retryable")}
-
-
-def _fetch_with_retries(
-    listener: Listener, source: AnySource, cursor: dict[str, Any] | None, market: Market
-) -> tuple[Fetched, int]:
-    """Retry within the run what a retry can fix, honouring Retry-After up to ``max_retry_wait``;
-    longer outages are the scheduler's to retry (Airflow retries the task with backoff)."""
-    settings, attempt = fetch_settings(market), 0
-    while True:
-        attempt += 1
-        try:
-            return listener.fetch(source, cursor, settings), attempt
-        except SourceError as exc:
-            wait = exc.retry_after if exc.retry_after is not None else float(2 ** (attempt - 1))
-            if not exc.retryable or attempt > market.fetch.retries or wait > market.fetch.max_retry_wait:
-                raise
-            time.sleep(wait)
 
 
 def _land(ctx: RunContext, source: AnySource, fetched: Fetched, fetched_at: datetime) -> list[dict[str, Any]]:

@@ -11,15 +11,16 @@ older feeds put the app itself first, as an entry without a rating.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from listeners import http
 from listeners.base import Fetched, FetchSettings, Parsed, Payload
 from listeners.errors import ErrorKind, SourceError
+from listeners.json_input import JsonRejected, load_json
 from listeners.mention import Mention, make_mention, stable_id
+from listeners.timestamps import from_iso
 
 if TYPE_CHECKING:
     from earshot.config import AppStoreSource
@@ -48,9 +49,9 @@ def review_entries(source_id: str, body: bytes) -> list[dict[str, Any]]:
     if body.lstrip()[:1] == b"<":
         raise SourceError(source_id, ErrorKind.NOT_A_FEED, "the URL returned an HTML/XML page, not the JSON reviews")
     try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise SourceError(source_id, ErrorKind.MALFORMED, f"reviews page is not JSON ({exc})") from None
+        data = load_json(body)
+    except JsonRejected as exc:
+        raise SourceError(source_id, ErrorKind.MALFORMED, f"reviews page is {exc}") from None
     feed = data.get("feed") if isinstance(data, dict) else None
     if not isinstance(feed, dict):
         raise SourceError(source_id, ErrorKind.MALFORMED, "reviews page has no 'feed' object")
@@ -61,20 +62,13 @@ def review_entries(source_id: str, body: bytes) -> list[dict[str, Any]]:
     return [e for e in entries if isinstance(e, dict) and "im:rating" in e]
 
 
-def _utc(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value).astimezone(UTC) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 def _updated(entry: Mapping[str, Any]) -> datetime | None:
-    return _utc(_label(entry, "updated"))
+    return from_iso(_label(entry, "updated"))
 
 
 def _rating(entry: Mapping[str, Any]) -> float | None:
     try:
-        return float(_label(entry, "im:rating"))
+        return float(_label(entry, "im:rating"))  # make_mention drops what is not finite
     except ValueError:
         return None
 
@@ -84,8 +78,8 @@ def _link(entry: Mapping[str, Any]) -> str | None:
     for link in links if isinstance(links, list) else [links]:
         attributes = link.get("attributes") if isinstance(link, dict) else None
         href = attributes.get("href") if isinstance(attributes, dict) else None
-        if href:
-            return str(href)
+        if isinstance(href, str) and href:
+            return href
     return None
 
 
@@ -112,7 +106,7 @@ def _reached(entries: list[dict[str, Any]], cursor: Mapping[str, Any]) -> bool:
     """Whether a page reaches what the last run saw: its newest review, or anything no newer than it."""
     if cursor.get("newest_id") in {_label(e, "id") for e in entries}:
         return True
-    mark = _utc(cursor.get("newest_updated"))
+    mark = from_iso(cursor.get("newest_updated"))
     return mark is not None and any(when is not None and when <= mark for when in map(_updated, entries))
 
 
@@ -120,6 +114,7 @@ class AppStoreListener:
     """Pages 1..``pages`` of one app's reviews in one country, stopping early at the last run's newest."""
 
     def fetch(self, source: AppStoreSource, cursor: Mapping[str, Any] | None, settings: FetchSettings) -> Fetched:
+        settings = settings.begun()  # one deadline and byte budget for every page
         cursor = cursor or {}
         payloads: list[Payload] = []
         newest: dict[str, Any] | None = None
@@ -127,9 +122,7 @@ class AppStoreListener:
             response = http.fetch(
                 source.id,
                 reviews_url(source, page),
-                timeout=settings.timeout,
-                max_bytes=settings.max_bytes,
-                user_agent=settings.user_agent,
+                settings,
                 accept="application/json",
             )
             entries = review_entries(source.id, response.body)

@@ -8,10 +8,12 @@ functions, and get identical results.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from listeners.errors import ErrorKind, SourceError
 from listeners.mention import Mention
 
 
@@ -46,13 +48,68 @@ class Parsed:
     skipped: int = 0
 
 
+class Allowance:
+    """What one fetch of one source may still spend: wall-clock time until its deadline, and bytes.
+
+    Every listener checks it between requests, pages, chunks and files, so a source that drips one byte
+    a second or sends endless pages fails on its own (``timeout``, ``too_large``) instead of holding up
+    the load of every other source.
+    """
+
+    def __init__(self, deadline: float, seconds: float, max_bytes: int, clock: Callable[[], float]) -> None:
+        self.deadline, self.seconds, self.max_bytes, self.clock = deadline, seconds, max_bytes, clock
+        self.bytes_left = max_bytes
+
+    def seconds_left(self) -> float:
+        return self.deadline - self.clock()
+
+    def check_time(self, source_id: str, where: str) -> float:
+        """The seconds left; a ``timeout`` error once the deadline has passed."""
+        left = self.seconds_left()
+        if left <= 0:
+            raise self.expired(source_id, where)
+        return left
+
+    def expired(self, source_id: str, where: str) -> SourceError:
+        detail = f"{where}: the fetch passed its {self.seconds:g}s deadline (fetch.deadline_seconds)"
+        return SourceError(source_id, ErrorKind.TIMEOUT, detail)
+
+    def spend(self, source_id: str, size: int, where: str) -> None:
+        """Count ``size`` bytes against the source's budget; ``too_large`` past it."""
+        self.bytes_left -= size
+        if self.bytes_left < 0:
+            detail = f"{where}: the source sent more than {self.max_bytes:,} bytes in all (fetch.max_source_bytes)"
+            raise SourceError(source_id, ErrorKind.TOO_LARGE, detail)
+
+
 @dataclass(frozen=True)
 class FetchSettings:
-    """Politeness settings shared by all listeners (from ``market.yaml``'s ``fetch`` block)."""
+    """Politeness settings and bounds for one source (``market.yaml``'s ``fetch`` block, the source's own
+    overrides applied). ``allowance`` is the running fetch's clock and byte budget: see :meth:`begun`."""
 
     timeout: float
     max_bytes: int
     user_agent: str
+    deadline: float = 120.0
+    max_source_bytes: int = 100_000_000
+    max_files: int = 1000
+    allow_private_redirects: bool = False
+    allowance: Allowance | None = field(default=None, compare=False, repr=False)
+
+    def begun(self, deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> FetchSettings:
+        """These settings with a fresh byte budget and the fetch's clock running. ``deadline`` (a ``clock()``
+        value) keeps an earlier attempt's deadline; a fetch already begun is returned as it is."""
+        if self.allowance is not None and deadline is None:
+            return self
+        ends = clock() + self.deadline if deadline is None else deadline
+        return replace(self, allowance=Allowance(ends, self.deadline, self.max_source_bytes, clock))
+
+    @property
+    def budget(self) -> Allowance:
+        """The running fetch's allowance (listeners call :meth:`begun` first)."""
+        if self.allowance is None:
+            raise RuntimeError("FetchSettings.begun() was not called before fetching")
+        return self.allowance
 
 
 class Listener(Protocol):

@@ -12,6 +12,7 @@ class ErrorKind(StrEnum):
     HTTP_SERVER = "http_5xx"
     RATE_LIMITED = "rate_limited"
     REDIRECT_LOOP = "redirect_loop"
+    REDIRECT_REFUSED = "redirect_refused"  # to a non-http(s) scheme, or to a private address not allowed
     TOO_LARGE = "too_large"
     TRUNCATED = "truncated"
     NOT_A_FEED = "not_a_feed"

@@ -2,23 +2,25 @@
 
 feedparser never raises on bad input; it sets ``bozo``. A malformed feed that still yields entries is
 loaded with a warning; one that yields nothing is an error for that source. Bytes are always fetched
-by us and handed over as bytes, so feedparser never treats untrusted text as a path or URL.
+by us and handed over as bytes, so feedparser never treats untrusted text as a path or URL, and never
+sees a DTD's entity declarations (:mod:`listeners.defuse_xml`).
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import feedparser
 
 from listeners import http
 from listeners.base import Fetched, FetchSettings, Parsed, Payload
+from listeners.defuse_xml import defuse
 from listeners.errors import ErrorKind, SourceError
 from listeners.mention import Mention, make_mention, stable_id
-from listeners.text import html_to_text
+from listeners.text import excerpt, html_to_text
+from listeners.timestamps import from_struct
 
 if TYPE_CHECKING:
     from earshot.config import FeedSource
@@ -28,9 +30,9 @@ ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text
 
 def _timestamp(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
-        if value:
-            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+        when = from_struct(entry.get(key)) if entry.get(key) else None
+        if when is not None:
+            return when
     return None
 
 
@@ -70,14 +72,16 @@ def entry_to_mention(entry: Any, source_id: str, audience: str) -> Mention | Non
 
 def parse_feed(source_id: str, audience: str, body: bytes, headers: dict[str, str] | None = None) -> Parsed:
     """Parse a fetched feed; raise :class:`SourceError` when nothing usable came back."""
-    parsed = feedparser.parse(body, response_headers=headers or {})
+    body, safe_headers, defused = defuse(body, headers or {})
+    parsed = feedparser.parse(body, response_headers=safe_headers)
     entries = parsed.get("entries", [])
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not entries:
         if _looks_like_html_page(body):
             raise SourceError(source_id, ErrorKind.NOT_A_FEED, "the URL returned an HTML page, not a feed")
         if problem is not None:
-            raise SourceError(source_id, ErrorKind.MALFORMED, f"unreadable feed: {problem}")
+            reason = f"{defused}; " if defused else ""
+            raise SourceError(source_id, ErrorKind.MALFORMED, f"unreadable feed: {reason}{excerpt(str(problem), 200)}")
         if not parsed.get("version"):
             raise SourceError(source_id, ErrorKind.NOT_A_FEED, "the response is not RSS or Atom")
     mentions, skipped = [], 0
@@ -87,9 +91,10 @@ def parse_feed(source_id: str, audience: str, body: bytes, headers: dict[str, st
             skipped += 1
         else:
             mentions.append(mention)
-    warning = None
+    warning = defused
     if problem is not None:
-        warning = f"malformed feed, loaded {len(mentions)} entries anyway: {problem}"
+        note = f"malformed feed, loaded {len(mentions)} entries anyway: {excerpt(str(problem), 200)}"
+        warning = f"{warning}; {note}" if warning else note
     if skipped:
         note = f"{skipped} entries without any text were skipped"
         warning = f"{warning}; {note}" if warning else note
@@ -104,9 +109,7 @@ class FeedListener:
         response = http.fetch(
             source.id,
             source.url,
-            timeout=settings.timeout,
-            max_bytes=settings.max_bytes,
-            user_agent=settings.user_agent,
+            settings,
             etag=cursor.get("etag"),
             last_modified=cursor.get("last_modified"),
             accept=ACCEPT,

@@ -4,24 +4,33 @@ A file is loaded when it is new or its content changed (by SHA-256, not mtime, s
 touches a file without changing it loads nothing). Each row's id is the mapped id column or, lacking
 one, a hash of its text, author and date: a re-delivered, edited export upserts the rows it shares
 with the previous delivery instead of duplicating them.
+
+Only regular files inside the folder are read: a link leading out of it, a device, a pipe or a socket is
+skipped with a warning, and nothing is ever read from it. Names are carried as escaped text whatever
+their bytes, and messages quote a file's content only as short escaped excerpts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
-import json
+import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from listeners.base import Fetched, FetchSettings, Parsed, Payload
 from listeners.errors import ErrorKind, SourceError
+from listeners.json_input import JsonRejected, load_json
 from listeners.mention import Mention, make_mention, stable_id
+from listeners.text import display_name, excerpt
+from listeners.timestamps import as_utc, from_iso
 
 if TYPE_CHECKING:
     from earshot.config import ColumnMapping, FileDropSource
@@ -34,6 +43,8 @@ _EMPTY = "row(s) skipped (empty text)"
 _BAD_LINE = "line(s) skipped (not a JSON object)"
 _BAD_RATING = "rating(s) unreadable (kept without rating)"
 _BAD_DATE = "date(s) unreadable (kept without date)"
+_SHOWN_COLUMNS = 8  # a missing-column message lists this many of the columns found, each as a short excerpt
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 def file_format(path: Path, forced: str) -> str | None:
@@ -42,19 +53,62 @@ def file_format(path: Path, forced: str) -> str | None:
 
 
 def _candidates(folder: Path, pattern: str) -> list[Path]:
-    """Files matching ``pattern``, dotfiles left out: they are uploads in progress and lock files."""
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
+    """Entries matching ``pattern``, dotfiles left out (uploads in progress, lock files), folders too."""
+    return sorted(p for p in folder.glob(pattern) if not p.name.startswith(".") and not _is_folder(p))
 
 
-def _read(path: Path, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """A file's bytes, or why it is not loaded this run (too large, unreadable)."""
+def _is_folder(path: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    return False
+
+
+def _opened_path(fd: int) -> Path | None:
+    """The path the kernel opened for ``fd`` (Linux), whatever links were swapped in since we checked."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, f"{size:,} bytes is over the {max_bytes:,} byte cap"
-        return path.read_bytes(), None
+        return Path(f"/proc/self/fd/{fd}").readlink()
+    except OSError:
+        return None
+
+
+def _read(root: Path, path: Path, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """A file's bytes, or why it is not loaded this run: outside the folder, not a regular file, too large,
+    unreadable. A pipe is opened without waiting for a writer, and nothing is read from what is refused."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # a dangling link, a loop of links
+        return None, f"unreadable ({getattr(exc, 'strerror', None) or 'a broken or looping link'})"
+    if not real.is_relative_to(root):
+        return None, "a link to something outside the folder; only files inside it are read"
+    try:
+        fd = os.open(real, _OPEN_FLAGS)
     except OSError as exc:
         return None, f"unreadable ({exc.strerror or exc})"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file (a device, pipe or socket); only regular files are read"
+        opened = _opened_path(fd)
+        if opened is not None and not opened.is_relative_to(root):
+            return None, "a link to something outside the folder; only files inside it are read"
+        if info.st_size > max_bytes:
+            return None, f"{info.st_size:,} bytes is over the {max_bytes:,} byte cap"
+        body = _read_at_most(fd, max_bytes + 1)
+        if len(body) > max_bytes:
+            return None, f"more than {max_bytes:,} bytes, over the cap"
+        return body, None
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    finally:
+        os.close(fd)
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit and (chunk := os.read(fd, min(1 << 20, limit - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 # -- parsing helpers ---------------------------------------------------------------------------------
@@ -74,13 +128,16 @@ def _delimiter(header: str) -> str:
 
 
 def _missing(source_id: str, name: str, wanted: list[str], found: list[str]) -> None:
+    """A ``malformed`` error naming the mapped columns the file lacks; what it has is quoted only in short
+    escaped excerpts (a header line can be anything: a secret, a megabyte, terminal escapes)."""
     missing = [c for c in wanted if c not in found]
     if missing:
         listed = ", ".join(repr(c) for c in missing)
+        shown = ", ".join(excerpt(c, 30) for c in found[:_SHOWN_COLUMNS])
+        if len(found) > _SHOWN_COLUMNS:
+            shown += f" and {len(found) - _SHOWN_COLUMNS:,} more"
         raise SourceError(
-            source_id,
-            ErrorKind.MALFORMED,
-            f"file {name}: missing column(s) {listed} (found: {', '.join(found) or 'nothing'})",
+            source_id, ErrorKind.MALFORMED, f"file {name}: missing column(s) {listed} (found: {shown or 'nothing'})"
         )
 
 
@@ -100,10 +157,10 @@ def _jsonl_rows(
     source_id: str, name: str, text: str, mapping: ColumnMapping, counts: Counter[str]
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for line in filter(str.strip, text.splitlines()):
+    for line in filter(str.strip, text.split("\n")):  # not splitlines: U+2028 may sit inside a JSON string
         try:
-            row = json.loads(line)
-        except ValueError:
+            row = load_json(line)
+        except JsonRejected:
             row = None
         if isinstance(row, dict):
             rows.append(row)
@@ -129,16 +186,13 @@ def parse_rating(value: str) -> float | None:
 
 def parse_date(value: str, date_format: str | None) -> datetime | None:
     """ISO 8601 first, then the source's ``date_format``; naive times are taken as UTC."""
-    parsers = [datetime.fromisoformat]
-    if date_format:
-        parsers.append(lambda v: datetime.strptime(v, date_format))
-    for parser in parsers:
+    when = from_iso(value)
+    if when is None and date_format:
         try:
-            when = parser(value)
+            when = as_utc(datetime.strptime(value, date_format))
         except ValueError:
-            continue
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    return None
+            return None
+    return when
 
 
 def _row_to_mention(row: Mapping[str, Any], source: FileDropSource, counts: Counter[str]) -> Mention | None:
@@ -178,26 +232,45 @@ def _warning(name: str, counts: Counter[str], note: str | None) -> str | None:
 
 
 class FileDropListener:
-    """Loads new and changed files from ``source.folder``; the cursor fingerprints what was loaded."""
+    """Loads new and changed files from ``source.folder``; the cursor fingerprints what was loaded.
+
+    At most ``fetch.max_files`` new or changed files, and ``fetch.max_source_bytes`` of them, load per run;
+    the rest wait for the next run (they stay out of the cursor), so a flood of files makes progress run by
+    run instead of failing the source.
+    """
 
     def fetch(self, source: FileDropSource, cursor: Mapping[str, Any] | None, settings: FetchSettings) -> Fetched:
+        settings = settings.begun()
         folder = Path(source.folder)
         if not folder.is_dir():
             raise SourceError(source.id, ErrorKind.MISSING, f"folder {folder} does not exist or is not a folder")
+        root = folder.resolve()
         known = (cursor or {}).get("files") or {}
         payloads: list[Payload] = []
         warnings: list[str] = []
         files: dict[str, dict[str, Any]] = {}
+        waiting, budget = 0, settings.max_source_bytes
         for path in _candidates(folder, source.pattern):
-            name = path.relative_to(folder).as_posix()
+            settings.budget.check_time(source.id, f"folder {folder}")
+            name = display_name(path.relative_to(folder).as_posix())
             fmt = file_format(path, source.format)
-            body, problem = _read(path, settings.max_bytes) if fmt else (None, "unknown format: name it .csv or .jsonl")
+            body, problem = (None, "unknown format: name it .csv or .jsonl") if fmt is None else (None, None)
+            if fmt is not None:
+                body, problem = _read(root, path, settings.max_bytes)
             if body is None or fmt is None:
                 warnings.append(f"file {name}: {problem}; skipped")
                 continue
-            files[name] = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
-            if known.get(name, {}).get("sha256") != files[name]["sha256"]:
-                payloads.append(Payload(body, {"file": name, **files[name], "format": fmt}))
+            fingerprint = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
+            if known.get(name, {}).get("sha256") == fingerprint["sha256"]:
+                files[name] = fingerprint
+            elif len(payloads) < settings.max_files and len(body) <= budget:
+                files[name], budget = fingerprint, budget - len(body)
+                payloads.append(Payload(body, {"file": name, **fingerprint, "format": fmt}))
+            else:
+                waiting += 1
+        if waiting:
+            limits = f"fetch.max_files {settings.max_files:,}, fetch.max_source_bytes {settings.max_source_bytes:,}"
+            warnings.append(f"{waiting:,} new or changed file(s) wait for the next run ({limits})")
         return Fetched(payloads, cursor={"files": files}, warnings=warnings)
 
     def parse(self, source: FileDropSource, payload: Payload) -> Parsed:

@@ -8,17 +8,18 @@ re-sent ones upsert onto themselves.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from listeners import http
 from listeners.base import Fetched, FetchSettings, Parsed, Payload
 from listeners.errors import ErrorKind, SourceError
+from listeners.json_input import JsonRejected, load_json
 from listeners.mention import Mention, make_mention, stable_id
 from listeners.text import html_to_text
+from listeners.timestamps import from_epoch
 
 if TYPE_CHECKING:
     from earshot.config import HackerNewsSource
@@ -39,50 +40,61 @@ def search_url(source: HackerNewsSource, query: str, since: int | None, page: in
 def decode_page(source_id: str, query: str, body: bytes) -> dict[str, Any]:
     """The JSON of one search page; shared by fetch (to page) and parse (to read hits)."""
     try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise SourceError(source_id, ErrorKind.MALFORMED, f"query {query!r}: not JSON ({exc})") from None
+        data = load_json(body)
+    except JsonRejected as exc:
+        raise SourceError(source_id, ErrorKind.MALFORMED, f"query {query!r}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("hits"), list):
         raise SourceError(source_id, ErrorKind.MALFORMED, f"query {query!r}: the answer has no 'hits' list")
     return data
 
 
-def _published(hit: Mapping[str, Any]) -> datetime | None:
+def _stamp(hit: Mapping[str, Any]) -> int | None:
+    """``created_at_i`` when it is a time at all (an integer a datetime can hold), else ``None``."""
     stamp = hit.get("created_at_i")
-    return datetime.fromtimestamp(stamp, tz=UTC) if isinstance(stamp, int) else None
+    return stamp if isinstance(stamp, int) and from_epoch(stamp) is not None else None
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
+def _published(hit: Mapping[str, Any]) -> datetime | None:
+    return from_epoch(_stamp(hit))
+
+
+def _str(value: Any) -> str:
+    """Text fields are strings; anything else (a list, a number, an object) counts as absent."""
+    return value if isinstance(value, str) else ""
+
+
+def _id(value: Any) -> str:
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
 
 
 def _comment_fields(hit: Mapping[str, Any], source_id: str, object_id: str) -> dict[str, Any]:
-    story_id = hit.get("story_id")
+    story_id = _id(hit.get("story_id"))
     return {
         "kind": "comment",
         "url": ITEM_URL.format(object_id),
         "title": "",
-        "text": html_to_text(hit.get("comment_text")),
-        "parent_id": stable_id(source_id, str(story_id)) if story_id is not None else None,
+        "text": html_to_text(_str(hit.get("comment_text"))),
+        "parent_id": stable_id(source_id, story_id) if story_id else None,
     }
 
 
 def _story_fields(hit: Mapping[str, Any], object_id: str) -> dict[str, Any]:
-    title = str(hit.get("title") or "").strip()  # plain text, unlike story_text: "<template>" is a word here
+    title = _str(hit.get("title")).strip()  # plain text, unlike story_text: "<template>" is a word here
     return {
         "kind": "post",
-        "url": hit.get("url") or ITEM_URL.format(object_id),
+        "url": _str(hit.get("url")) or ITEM_URL.format(object_id),
         "title": title,
-        "text": html_to_text(hit.get("story_text")) or title,
-        "score": _int(hit.get("points")),
-        "comments": _int(hit.get("num_comments")),
+        "text": html_to_text(_str(hit.get("story_text"))) or title,
+        "score": hit.get("points"),  # make_mention keeps only an integer that fits
+        "comments": hit.get("num_comments"),
     }
 
 
 def hit_to_mention(hit: Mapping[str, Any], source_id: str, audience: str) -> Mention | None:
     """One search hit as a story ("post") or comment mention; ``None`` without an id or any text."""
-    object_id = str(hit.get("objectID") or "")
-    is_comment = hit.get("comment_text") is not None or "comment" in (hit.get("_tags") or [])
+    object_id = _id(hit.get("objectID"))
+    tags = hit.get("_tags")
+    is_comment = hit.get("comment_text") is not None or (isinstance(tags, list) and "comment" in tags)
     fields = _comment_fields(hit, source_id, object_id) if is_comment else _story_fields(hit, object_id)
     if not object_id or not fields["text"]:
         return None
@@ -90,7 +102,7 @@ def hit_to_mention(hit: Mapping[str, Any], source_id: str, audience: str) -> Men
         mention_id=stable_id(source_id, object_id),
         source_id=source_id,
         audience=audience,
-        author=hit.get("author") or None,
+        author=_str(hit.get("author")) or None,
         published_at=_published(hit),
         **fields,
     )
@@ -98,7 +110,7 @@ def hit_to_mention(hit: Mapping[str, Any], source_id: str, audience: str) -> Men
 
 def _newest(hits: list[Any], current: int | None) -> int | None:
     """The high-water mark after a page: the newest ``created_at_i`` seen so far."""
-    stamps = [h["created_at_i"] for h in hits if isinstance(h, dict) and isinstance(h.get("created_at_i"), int)]
+    stamps = [stamp for stamp in (_stamp(h) for h in hits if isinstance(h, dict)) if stamp is not None]
     if current is not None:
         stamps.append(current)
     return max(stamps, default=None)
@@ -108,6 +120,7 @@ class HackerNewsListener:
     """Pages through ``search_by_date`` per query; the cursor keeps each query's high-water mark."""
 
     def fetch(self, source: HackerNewsSource, cursor: Mapping[str, Any] | None, settings: FetchSettings) -> Fetched:
+        settings = settings.begun()  # one deadline and byte budget for every query and page
         stored = (cursor or {}).get("queries") or {}
         payloads: list[Payload] = []
         warnings: list[str] = []
@@ -133,9 +146,7 @@ class HackerNewsListener:
             response = http.fetch(
                 source.id,
                 url,
-                timeout=settings.timeout,
-                max_bytes=settings.max_bytes,
-                user_agent=settings.user_agent,
+                settings,
                 accept="application/json",
             )
             data = decode_page(source.id, query, response.body)

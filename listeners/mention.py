@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from listeners.text import valid_unicode
+
 
 def stable_id(*parts: str) -> str:
     """A short, stable identifier derived from its parts (same parts → same id, across runs)."""
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
     return digest[:24]
 
 
@@ -60,9 +63,43 @@ def mention_body(title: str | None, text: str | None) -> str:
     return text or title
 
 
+INT32 = 2**31 - 1  # the warehouse's INTEGER columns (score, comments)
+_TEXT_FIELDS = ("title", "text")
+_OPTIONAL_TEXT_FIELDS = ("url", "author")
+
+
+def _optional_text(value: object) -> str | None:
+    return valid_unicode(value) if isinstance(value, str) and value else None
+
+
+def _count(value: object) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and -INT32 - 1 <= value <= INT32
+    return value if ok else None  # type: ignore[return-value]
+
+
+def _rating(value: object) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None  # type: ignore[arg-type]
+
+
 def make_mention(**fields: object) -> Mention:
-    """A :class:`Mention` with its ``content_hash`` computed from its title and text."""
+    """A :class:`Mention` with its ``content_hash`` computed from its title and text.
+
+    Whatever a source sent, the fields come out as the warehouse stores them: text is text (lone surrogates
+    replaced), counts fit an INTEGER, a rating is a finite number, else they are left empty. One odd value
+    must never fail the load that every other source's mentions share.
+    """
     fields.setdefault("content_hash", "")
+    for name in _TEXT_FIELDS:
+        value = fields.get(name)
+        fields[name] = valid_unicode(value) if isinstance(value, str) else ""
+    for name in _OPTIONAL_TEXT_FIELDS:
+        fields[name] = _optional_text(fields.get(name))
+    for name in ("score", "comments"):
+        fields[name] = _count(fields.get(name))
+    fields["rating"] = _rating(fields.get("rating"))
+    if not isinstance(fields.get("published_at"), datetime):
+        fields["published_at"] = None
     draft = Mention(**fields)  # type: ignore[arg-type]
     return replace(draft, content_hash=content_hash(draft.body))
 

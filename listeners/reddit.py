@@ -5,16 +5,20 @@ recording prawcore ``Requestor`` (praw's ``requestor_class`` hook) keeps each su
 response as received, and :meth:`RedditListener.parse` rebuilds the mentions from those payloads
 alone, which is what replay does. praw itself is used unchanged: app-only OAuth, pagination, comment
 expansion and Reddit's ``X-Ratelimit-*`` headers are its business.
+
+The requestor also bounds each response: it streams the body (decompressed in bounded steps), refusing it
+past ``fetch.max_bytes``, the source's byte budget or the fetch's deadline, which every request's timeout
+is cut to. One thread whose "continue this thread" page trips praw loses only that thread's deeper
+comments, with a warning.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -24,16 +28,20 @@ import requests
 from praw.exceptions import PRAWException
 from prawcore.const import ACCESS_TOKEN_PATH
 
-from listeners.base import Fetched, FetchSettings, Parsed, Payload
+from listeners.base import Allowance, Fetched, FetchSettings, Parsed, Payload
 from listeners.errors import ErrorKind, SourceError
+from listeners.json_input import JsonRejected, load_json
 from listeners.mention import Mention, make_mention, stable_id
+from listeners.retry import retry_after_seconds
+from listeners.timestamps import from_epoch
 
 if TYPE_CHECKING:
     from praw.models import Submission, Subreddit
 
     from earshot.config import RedditSource
 
-CHRONOLOGICAL = frozenset({"new", "search"})  # listings where a high-water mark can stop paging
+CHRONOLOGICAL = frozenset({"new", "search", "comments"})  # listings where a high-water mark can stop paging
+CHUNK = 64 * 1024
 PLACEHOLDERS = {"[removed]": "removed", "[deleted]": "deleted"}
 DELETED_BY = frozenset({"deleted", "author"})  # removed_by_category values meaning "the author deleted it"
 
@@ -63,9 +71,12 @@ def credentials_from_env(source: RedditSource, environ: Mapping[str, str] = os.e
 # --- capturing what praw receives --------------------------------------------------------------------
 
 
-class _TooLarge(Exception):
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"a response of {size} bytes exceeds max_bytes={limit}")
+class _OverBound(Exception):
+    """A response past a bound (size, budget, deadline), raised where praw's exceptions are caught."""
+
+    def __init__(self, error: SourceError) -> None:
+        super().__init__(error.detail)
+        self.kind = error.kind
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ class _Recorder:
     """Where the requestor leaves responses; the listener takes them after each praw call."""
 
     max_bytes: int
+    allowance: Allowance
     exchanges: list[_Exchange] = field(default_factory=list)
 
     def take(self, meta: Mapping[str, Any]) -> list[Payload]:
@@ -103,15 +115,43 @@ class _RecordingRequestor(prawcore.Requestor):
         self.recorder = recorder
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
-        response = super().request(*args, timeout=self.timeout, **kwargs)
+        try:
+            left = self.recorder.allowance.check_time("reddit", "Reddit")
+        except SourceError as exc:
+            raise _OverBound(exc) from None
+        response = super().request(*args, timeout=min(self.timeout, left), stream=True, **kwargs)
+        try:
+            response._content = self._body(response)  # what .json() and .text read from now on
+        except requests.RequestException as exc:
+            raise prawcore.RequestException(exc, args, kwargs) from None
+        finally:
+            response.close()  # the body is read: the connection goes back to the pool
         path = urlsplit(args[1]).path
         if path.endswith(ACCESS_TOKEN_PATH) or response.status_code != 200:
             return response
-        if len(response.content) > self.recorder.max_bytes:
-            raise _TooLarge(len(response.content), self.recorder.max_bytes)
+        self._bounded(lambda: self.recorder.allowance.spend("reddit", len(response.content), "Reddit"))
         params = {**(kwargs.get("params") or {}), **dict(kwargs.get("data") or [])}
         self.recorder.exchanges.append(_Exchange(path, _jsonable(params), response.status_code, response.content))
         return response
+
+    def _body(self, response: requests.Response) -> bytes:
+        """The body, decompressed by urllib3 in bounded steps, read as it arrives (``read1``) so the
+        deadline is checked between pieces however slowly they come."""
+        limit, allowance = self.recorder.max_bytes, self.recorder.allowance
+        body = bytearray()
+        while piece := response.raw.read1(CHUNK, decode_content=True):
+            body += piece
+            if len(body) > limit:
+                raise _OverBound(SourceError("reddit", ErrorKind.TOO_LARGE, f"a response exceeds max_bytes={limit}"))
+            self._bounded(lambda: allowance.check_time("reddit", "Reddit"))
+        return bytes(body)
+
+    @staticmethod
+    def _bounded(check: Callable[[], object]) -> None:
+        try:
+            check()
+        except SourceError as exc:
+            raise _OverBound(exc) from None
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,7 +160,7 @@ def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- errors ------------------------------------------------------------------------------------------
 
-_FETCH_ERRORS = (prawcore.PrawcoreException, PRAWException, _TooLarge)
+_FETCH_ERRORS = (prawcore.PrawcoreException, PRAWException, _OverBound)
 
 
 def _reason(response: requests.Response) -> str:
@@ -132,17 +172,10 @@ def _reason(response: requests.Response) -> str:
     return f", {reason}" if isinstance(reason, str) and reason.isidentifier() else ""
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:  # an HTTP date: let the caller's backoff decide
-        return None
-
-
 def _classify_response(exc: prawcore.ResponseException) -> tuple[ErrorKind, str, float | None]:
     response, status = exc.response, exc.response.status_code
     if isinstance(exc, prawcore.TooManyRequests):
-        return ErrorKind.RATE_LIMITED, "Reddit rate limit hit (HTTP 429)", _retry_after(exc.retry_after)
+        return ErrorKind.RATE_LIMITED, "Reddit rate limit hit (HTTP 429)", retry_after_seconds(exc.retry_after)
     if isinstance(exc, prawcore.Redirect):
         if exc.path.startswith("/subreddits/search"):
             return ErrorKind.MISSING, "no such subreddit (Reddit redirected to subreddit search)", None
@@ -172,8 +205,8 @@ def _classify(exc: Exception) -> tuple[ErrorKind, str, float | None]:
         return ErrorKind.AUTH, f"Reddit refused the app credentials ({exc.error})", None
     if isinstance(exc, prawcore.InvalidInvocation):
         return ErrorKind.AUTH, f"praw cannot use these credentials: {exc}", None
-    if isinstance(exc, _TooLarge):
-        return ErrorKind.TOO_LARGE, str(exc), None
+    if isinstance(exc, _OverBound):
+        return exc.kind, str(exc), None
     return ErrorKind.HTTP_CLIENT, f"Reddit refused the request: {exc}", None
 
 
@@ -245,9 +278,11 @@ class RedditListener:
         self._credentials = credentials
 
     def fetch(self, source: RedditSource, cursor: Mapping[str, Any] | None, settings: FetchSettings) -> Fetched:
+        settings = settings.begun()
         creds = self._credentials(source)
-        recorder, since = _Recorder(max_bytes=settings.max_bytes), _since(source, cursor)
+        recorder, since = _Recorder(max_bytes=settings.max_bytes, allowance=settings.budget), _since(source, cursor)
         payloads: list[Payload] = []
+        warnings: list[str] = []
         newest: dict[str, float | None] = {}
         with requests.Session() as http:
             try:
@@ -257,47 +292,70 @@ class RedditListener:
                 raise _source_error(source, where, exc, creds.client_secret) from None
             for sub in source.subreddits:
                 try:
-                    sub_payloads, newest[sub] = self._fetch_subreddit(reddit, source, sub, since.get(sub), recorder)
+                    sub_payloads, newest[sub] = self._fetch_subreddit(
+                        reddit, source, sub, since.get(sub), recorder, warnings
+                    )
                 except _FETCH_ERRORS as exc:
                     raise _source_error(source, f"r/{sub}", exc, creds.client_secret) from None
                 payloads.extend(sub_payloads)
-        return Fetched(payloads=payloads, cursor=_next_cursor(source, newest), http_status=200)
+        return Fetched(payloads, cursor=_next_cursor(source, newest), http_status=200, warnings=warnings)
 
     def _fetch_subreddit(
-        self, reddit: praw.Reddit, source: RedditSource, sub: str, since: float | None, recorder: _Recorder
+        self,
+        reddit: praw.Reddit,
+        source: RedditSource,
+        sub: str,
+        since: float | None,
+        recorder: _Recorder,
+        warnings: list[str],
     ) -> tuple[list[Payload], float | None]:
         """One subreddit's listing pages, then the comments of each post that parse keeps."""
         posts, newest = [], since
-        for post in _listing(reddit.subreddit(sub), source):
-            if since is not None and post.created_utc < since:
-                break  # older than the last run's newest post: stop paging (boundary posts were kept)
-            posts.append(post)
+        for item in _listing(reddit.subreddit(sub), source):
+            if since is not None and item.created_utc < since:
+                break  # older than the last run's newest item: stop paging (boundary items were kept)
+            if isinstance(item, praw.models.Submission):
+                posts.append(item)
             if source.listing in CHRONOLOGICAL:
-                newest = post.created_utc if newest is None else max(newest, post.created_utc)
+                newest = item.created_utc if newest is None else max(newest, item.created_utc)
         base = {"subreddit": sub, "listing": source.listing}
         payloads = recorder.take({**base, "since_utc": since})
         if source.comments.enabled:
             kept = {m.mention_id for p in payloads for m in self.parse(source, p).mentions}
             for post in posts:
                 if stable_id(source.id, post.fullname) in kept:
-                    payloads.extend(self._fetch_comments(source, post, base, recorder))
+                    payloads.extend(self._fetch_comments(source, post, base, recorder, warnings))
         return payloads, newest
 
     def _fetch_comments(
-        self, source: RedditSource, post: Submission, base: dict[str, Any], recorder: _Recorder
+        self, source: RedditSource, post: Submission, base: dict[str, Any], recorder: _Recorder, warnings: list[str]
     ) -> list[Payload]:
         """The post's comment page, then up to ``comments.more`` "more comments" expansions while the
-        per-post comment budget is not yet spent."""
+        per-post comment budget is not yet spent.
+
+        praw asserts that a "continue this thread" page holds the comment it continues; Reddit sometimes
+        answers without it. That thread's deeper comments are then lost, with a warning; what was fetched
+        is kept, and the other posts go on.
+        """
         settings = source.comments
         post.comment_sort = "top"
         post.comment_limit = settings.limit
         meta = {**base, "link_id": post.fullname, "nsfw": bool(vars(post).get("over_18"))}
-        forest = post.comments  # GET /comments/{id}
-        payloads, kept = self._budgeted(source, recorder.take(meta), kept=0)
-        if kept < settings.limit and settings.more:
-            forest.replace_more(limit=settings.more)  # POST /api/morechildren, at most `more` times
-            more, _ = self._budgeted(source, recorder.take(meta), kept=kept)
-            payloads.extend(more)
+        payloads: list[Payload] = []
+        try:
+            forest = post.comments  # GET /comments/{id}
+            payloads, kept = self._budgeted(source, recorder.take(meta), kept=0)
+            if kept < settings.limit and settings.more:
+                forest.replace_more(limit=settings.more)  # POST /api/morechildren, at most `more` times
+                more, _ = self._budgeted(source, recorder.take(meta), kept=kept)
+                payloads.extend(more)
+        except AssertionError:
+            kept = sum(len(self.parse(source, p).mentions) for p in payloads)
+            payloads.extend(self._budgeted(source, recorder.take(meta), kept=kept)[0])
+            warnings.append(
+                f"r/{base['subreddit']}: {post.fullname}: a 'continue this thread' page came back without its "
+                "comment; the comments fetched so far are kept"
+            )
         return payloads
 
     def _budgeted(self, source: RedditSource, payloads: list[Payload], kept: int) -> tuple[list[Payload], int]:
@@ -339,9 +397,9 @@ def parse_payload(source: RedditSource, payload: Payload) -> Parsed:
     """Mentions from one captured response: a listing, a comment page, or a morechildren answer."""
     where = f"r/{payload.meta['subreddit']}: " if payload.meta.get("subreddit") else ""
     try:
-        data = json.loads(payload.body)
-    except ValueError:
-        raise SourceError(source.id, ErrorKind.MALFORMED, f"{where}a captured response is not JSON") from None
+        data = load_json(payload.body)
+    except JsonRejected as exc:
+        raise SourceError(source.id, ErrorKind.MALFORMED, f"{where}a captured response is {exc}") from None
     tally = _Tally()
     try:
         _dispatch(source, data, payload.meta, tally)
@@ -354,9 +412,15 @@ def parse_payload(source: RedditSource, payload: Payload) -> Parsed:
 def _dispatch(source: RedditSource, data: Any, meta: Mapping[str, Any], tally: _Tally) -> None:
     if _is_listing(data):
         since = meta.get("since_utc")
-        for post in _children(data, "t3"):
-            if since is None or float(post.get("created_utc") or 0) >= since:  # older: stored by earlier runs
-                _add_post(source, post, tally)
+        for kind, item in _items(data):
+            if since is not None and float(item.get("created_utc") or 0) < since:
+                continue  # older: stored by earlier runs
+            if kind == "t3":
+                _add_post(source, item, tally)
+            elif kind == "t1":  # comment listings (a subreddit's newest comments, a user's page)
+                _add_comment(source, item, bool(item.get("over_18")), tally)
+            else:
+                tally.skipped[f"{kind} (neither a post nor a comment)"] += 1
     elif isinstance(data, list) and len(data) == 2 and all(_is_listing(part) for part in data):
         if "/_/" in str(meta.get("path", "")):
             return  # a "continue this thread" page: deeper than any depth limit, and its depths restart at 0
@@ -377,6 +441,11 @@ def _is_listing(data: Any) -> bool:
 
 def _children(listing: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [child["data"] for child in listing["data"]["children"] if child["kind"] == kind]
+
+
+def _items(listing: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A listing's things with their kind ("t3" post, "t1" comment, ...); "more" stubs are not content."""
+    return [(str(c["kind"]), c["data"]) for c in listing["data"]["children"] if c["kind"] != "more"]
 
 
 def _walk(listing: dict[str, Any], level: int) -> Iterator[Comment]:
@@ -426,8 +495,7 @@ def _author(data: Mapping[str, Any]) -> str | None:
 
 
 def _published(data: Mapping[str, Any]) -> datetime | None:
-    created = data.get("created_utc")
-    return datetime.fromtimestamp(float(created), tz=UTC) if created is not None else None
+    return from_epoch(data.get("created_utc"))
 
 
 def _url(source: RedditSource, data: Mapping[str, Any]) -> str | None:

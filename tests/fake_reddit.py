@@ -74,6 +74,7 @@ class FakeReddit:
         self.posts: dict[str, list[dict[str, Any]]] = {}  # subreddit -> post data, newest first
         self.comments: dict[str, list[dict[str, Any]]] = {}  # post id -> comment data, tree order
         self.hidden: set[str] = set()  # comment ids only reachable through /api/morechildren
+        self.broken_threads: set[str] = set()  # post ids whose "continue this thread" page comes back empty
         self.failures: dict[str, Failure] = {}  # subreddit -> canned failure
         self.delays: dict[str, float] = {}  # subreddit -> seconds before answering
         self.throttle_at: int | None = None  # the n-th request (1-based) answers remaining=0, reset=1
@@ -201,7 +202,22 @@ class FakeReddit:
         if hidden:
             more = {"count": len(hidden), "name": f"t1_{hidden[0]}", "id": hidden[0], "parent_id": parent}
             shown.append({"kind": "more", "data": {**more, "depth": depth, "children": hidden}})
+        if pid in self.broken_threads and parent == f"t1_{pid}a1":  # as Reddit marks a thread cut off
+            more = {"count": 0, "name": "t1__", "id": "_", "parent_id": parent, "depth": depth, "children": []}
+            shown.append({"kind": "more", "data": more})
         return shown
+
+    def comment_listing(self, subreddit: str, query: dict[str, str]) -> dict[str, Any]:
+        """A subreddit's newest comments, as ``/r/{sub}/comments`` lists them (``t1`` things)."""
+        rows = [c for p in self.posts.get(subreddit, []) for c in self.comments.get(p["id"], [])]
+        rows.sort(key=lambda c: -c["created_utc"])
+        names = [c["name"] for c in rows]
+        start = names.index(query["after"]) + 1 if query.get("after") in names else 0
+        size = min(int(query.get("limit", 25)), self.page_size)
+        page = rows[start : start + size]
+        after = page[-1]["name"] if page and start + size < len(rows) else None
+        things = [{"kind": "t1", "data": {**c, "replies": "", "subreddit": subreddit, "over_18": False}} for c in page]
+        return _listing(things, after)
 
     def more_children(self, params: dict[str, str]) -> dict[str, Any]:
         pid = params.get("link_id", "").removeprefix("t3_")
@@ -263,12 +279,20 @@ def _handler(fake: FakeReddit) -> type[BaseHTTPRequestHandler]:
                 return 200, json.dumps(fake.more_children(params)).encode(), {}
             if len(parts) == 2 and parts[0] == "comments" and (post := fake._find_post(parts[1])):
                 return self._about(post["subreddit"]) or (200, json.dumps(fake.comment_page(post)).encode(), {})
-            if len(parts) == 3 and parts[0] == "r" and parts[2] in {"new", "hot", "top", "rising", "search"}:
+            if len(parts) == 4 and parts[0] == "comments" and parts[2] == "_" and (post := fake._find_post(parts[1])):
+                return 200, json.dumps([_listing([{"kind": "t3", "data": post}]), _listing([])]).encode(), {}
+            if (
+                len(parts) == 3
+                and parts[0] == "r"
+                and parts[2] in {"new", "hot", "top", "rising", "search", "comments"}
+            ):
                 subreddit = parts[1]
                 if failed := self._about(subreddit):
                     return failed
                 if subreddit not in fake.posts:  # what Reddit does for a subreddit that does not exist
                     return 302, b"", {"Location": f"/subreddits/search.json?q={subreddit}"}
+                if parts[2] == "comments":
+                    return 200, json.dumps(fake.comment_listing(subreddit, params)).encode(), {}
                 return 200, json.dumps(fake.listing(subreddit, parts[2], params)).encode(), {}
             return 404, b'{"message": "Not Found", "error": 404}', {}
 

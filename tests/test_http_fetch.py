@@ -5,15 +5,18 @@ from __future__ import annotations
 import pytest
 
 from listeners import http
+from listeners.base import FetchSettings
 from listeners.errors import ErrorKind, SourceError
 from tests.conftest import OMIT, LoopbackServer, Reply
 
 UA = "earshot-test/1.0"
 
 
-def get(server: LoopbackServer, path: str, **kwargs: object) -> http.Response:
-    options = {"timeout": 2.0, "max_bytes": 1_000_000, "user_agent": UA} | kwargs
-    return http.fetch("src", server.url(path), **options)  # type: ignore[arg-type]
+def get(
+    server: LoopbackServer, path: str, *, timeout: float = 2.0, max_bytes: int = 1_000_000, **kwargs: object
+) -> http.Response:
+    settings = FetchSettings(timeout=timeout, max_bytes=max_bytes, user_agent=UA)
+    return http.fetch("src", server.url(path), settings, **kwargs)  # type: ignore[arg-type]
 
 
 def test_sends_user_agent_and_validators_and_understands_304(http_server: LoopbackServer) -> None:
@@ -73,5 +76,5 @@ def test_failures_are_classified(
 
 def test_connection_refused_is_retryable() -> None:
     with pytest.raises(SourceError) as caught:
-        http.fetch("src", "http://127.0.0.1:9/feed", timeout=1, max_bytes=10, user_agent=UA)
+        http.fetch("src", "http://127.0.0.1:9/feed", FetchSettings(timeout=1, max_bytes=10, user_agent=UA))
     assert caught.value.kind is ErrorKind.CONNECTION and caught.value.retryable

@@ -431,3 +431,72 @@ def test_rate_limit_headers_make_praw_wait(fake: FakeReddit) -> None:
     assert (first.path, second.path) == ("/r/msp/new", "/r/msp/new")
     assert second.at - first.at >= 0.95  # prawcore slept until the reset
     assert first.at - token.at < 0.5  # and did not sleep while requests were left
+
+
+# --- robustness: praw's assertion on a cut-off thread, and listings of comments -----------------------
+
+
+def test_a_thread_whose_continuation_comes_back_empty_loses_only_that_thread(fake: FakeReddit) -> None:
+    """praw asserts that a "continue this thread" page holds the comment it continues; when Reddit answers
+    without it, the post keeps what was fetched, the other posts are untouched, and a warning says so."""
+    broken, fine = fake.add_posts("msp", 2)
+    fake.broken_threads.add(broken["id"])
+    src = source(fake, comments={"enabled": True, "depth": 3, "limit": 50, "more": 5})
+    reddit = listener(fake)
+    fetched = reddit.fetch(src, None, SETTINGS)
+    mentions = parse_all(reddit, src, fetched)
+
+    assert len(posts_of(mentions)) == 2
+    for post in (broken, fine):
+        comments = {m.mention_id for m in mentions if m.parent_id == stable_id(SOURCE_ID, post["name"])}
+        assert len(comments) == 8  # the whole tree, expansions fetched before the assertion included
+    assert len(requests_to(fake, f"/comments/{broken['id']}/_/")) == 1
+    assert fetched.warnings == [
+        f"r/msp: {broken['name']}: a 'continue this thread' page came back without its comment; "
+        "the comments fetched so far are kept"
+    ]
+
+
+def test_a_subreddits_comment_listing_loads_comments_incrementally(fake: FakeReddit) -> None:
+    (post,) = fake.add_posts("msp", 1)
+    src = source(fake, listing="comments", limit=100)
+    reddit = listener(fake)
+    first = reddit.fetch(src, None, SETTINGS)
+    mentions = parse_all(reddit, src, first)
+    assert len(mentions) == 8 and {m.kind for m in mentions} == {"comment"}
+    assert {m.parent_id for m in mentions} == {stable_id(SOURCE_ID, post["name"])}
+    newest = max(c["created_utc"] for c in fake.comments[post["id"]])
+    assert first.cursor == {"listing": "comments", "query": None, "subreddits": {"msp": {"newest_utc": newest}}}
+
+    (later,) = fake.add_posts("msp", 1)
+    second = parse_all(reddit, src, reddit.fetch(src, first.cursor, SETTINGS))
+    everything = fake.comments[post["id"]] + fake.comments[later["id"]]
+    expected = {stable_id(SOURCE_ID, c["name"]) for c in everything if c["created_utc"] >= newest}  # boundary kept
+    assert {m.mention_id for m in second} == expected and len(expected) < 16
+
+
+def test_listing_items_that_are_neither_posts_nor_comments_are_counted() -> None:
+    src = RedditSource.model_validate({"id": SOURCE_ID, "kind": "reddit", "audience": "customers",
+                                       "subreddits": ["msp"]})  # fmt: skip
+    children = [{"kind": "t5", "data": {"display_name": "msp"}}, {"kind": "t2", "data": {"name": "someone"}}]
+    listing = {"kind": "Listing", "data": {"children": children}}
+    parsed = RedditListener().parse(src, Payload(json.dumps(listing).encode(), {"subreddit": "msp"}))
+    assert parsed.mentions == [] and parsed.skipped == 2
+    assert (
+        parsed.warning
+        == "r/msp: skipped 2 items (1 t2 (neither a post nor a comment), 1 t5 (neither a post nor a comment))"
+    )
+
+
+def test_a_slow_reddit_meets_the_sources_deadline(fake: FakeReddit) -> None:
+    fake.add_posts("msp", 1)
+    fake.add_posts("slow", 1)
+    fake.delays["slow"] = 0.4
+    error = fetch_error(fake, source(fake, subreddits=["msp", "slow", "slow"]), timeout=2.0, deadline=0.6)
+    assert error.kind is ErrorKind.TIMEOUT and "fetch.deadline_seconds" in str(error) and "r/slow" in str(error)
+
+
+def test_reddit_pages_share_the_sources_byte_budget(fake: FakeReddit) -> None:
+    fake.add_posts("msp", 12)
+    error = fetch_error(fake, source(fake), max_source_bytes=3000)
+    assert error.kind is ErrorKind.TOO_LARGE and "fetch.max_source_bytes" in str(error)
