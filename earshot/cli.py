@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from earshot.config import ConfigError
+from warehouse.errors import WarehouseBusyError, WarehouseDamagedError
 
 STAGES = ("listen", "themes", "report")
 
@@ -123,18 +124,19 @@ def _brief_counts(summary: dict) -> str:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Rebuild the mentions of an empty warehouse from the landing zone."""
+    from earshot.paths import Paths
     from earshot.replay import ReplayError, replay
-    from earshot.runs import RunContext
 
-    if args.config:
-        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
     try:
-        totals = replay(RunContext.create())
+        totals = replay(Paths.from_env().ensure(), missing=args.missing)
     except ReplayError as exc:
         print(f"earshot replay: {exc}", file=sys.stderr)
         return 1
-    print(f"replay: {totals['runs']} runs, {totals['fetches']} fetches, {totals['items']} items re-loaded")
-    return 0
+    held = f"; {totals['held']} runs already held" if args.missing else ""
+    print(f"replay: {totals['runs']} runs, {totals['fetches']} fetches, {totals['items']} items re-loaded{held}")
+    for missing in totals["unreadable"]:
+        print(f"  ! payload gone, not re-loaded: {missing}", file=sys.stderr)
+    return 1 if totals["unreadable"] else 0
 
 
 def cmd_eval_themes(args: argparse.Namespace) -> int:
@@ -355,11 +357,20 @@ def cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Check the installation; exit 1 when any check failed."""
+    """Check the installation; exit 1 when any check failed. ``--repair``: repair the warehouse instead."""
     from earshot.doctor import FAIL, render, run_checks
 
     if args.config:
         os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    if args.repair:
+        from datetime import UTC, datetime
+
+        from earshot import repair
+        from earshot.paths import Paths
+
+        report = repair.repair(Paths.from_env().ensure(), at=datetime.now(UTC))
+        print(repair.render(report))
+        return 0 if report.ok and not report.lost_items else 1
     checks = run_checks(probe_sources=not args.offline, load_model=not args.quick, timeout=args.timeout)
     print(render(checks))
     return 1 if any(c.status == FAIL for c in checks) else 0
@@ -462,7 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     sources.set_defaults(func=cmd_sources)
 
     replay = sub.add_parser("replay", help="rebuild an empty warehouse's mentions from the landing zone")
-    replay.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
+    replay.add_argument("--config", help="not needed: each source's settings are read from the landing zone")
+    replay.add_argument(
+        "--missing", action="store_true", help="load only the runs the warehouse lacks (after a restore or repair)"
+    )
     replay.set_defaults(func=cmd_replay)
 
     evaluate = sub.add_parser("eval-themes", help="theme quality on a labelled JSONL corpus")
@@ -540,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--offline", action="store_true", help="do not probe the sources over the network")
     doctor.add_argument("--quick", action="store_true", help="do not load the embedding model")
     doctor.add_argument("--timeout", type=float, default=10.0, help="seconds per source probe")
+    doctor.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair a warehouse whose write-ahead log cannot be replayed: replay it safely, or set it aside "
+        "and re-load the mentions from the landing zone (stop the scheduler first)",
+    )
     doctor.set_defaults(func=cmd_doctor)
 
     snapshot = sub.add_parser("snapshot", help="refresh the analysts' read-only copy with search indexes")
@@ -574,6 +594,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"earshot: configuration error: {exc}", file=sys.stderr)
         return 2
+    except (WarehouseDamagedError, WarehouseBusyError) as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
