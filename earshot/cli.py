@@ -376,6 +376,67 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if any(c.status == FAIL for c in checks) else 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Take a consistent backup of the warehouse beside it, keeping the newest N (or list them)."""
+    import json
+    from datetime import UTC, datetime
+
+    from earshot.paths import Paths
+    from warehouse.backup import BackupError, create, list_backups
+
+    db = Paths.from_env().warehouse
+    folder = Path(args.dir) if args.dir else None
+    try:
+        if args.list:
+            backups = list_backups(db, folder)
+            if args.json:
+                print(json.dumps([b.as_json() for b in backups], indent=1))
+            for b in [] if args.json else backups:
+                print(f"{b.path}  {b.created_at:%Y-%m-%d %H:%M:%S} UTC  {b.bytes / 1e6:.1f} MB  "
+                      f"schema {b.schema_version}  {b.mentions} mentions")  # fmt: skip
+            return 0
+        backup = create(db, at=datetime.now(UTC), keep=args.keep, folder=folder)
+    except BackupError as exc:
+        print(f"earshot backup: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(backup.as_json()))
+    else:
+        print(f"backup: {backup.path} ({backup.bytes / 1e6:.1f} MB, schema {backup.schema_version}, "
+              f"{backup.mentions} mentions); keeping the newest {args.keep}")  # fmt: skip
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in place of the warehouse (the replaced file is kept), then re-load newer listen runs."""
+    from datetime import UTC, datetime
+
+    from earshot.paths import Paths
+    from earshot.replay import replay
+    from warehouse.backup import BackupError, restore
+
+    paths = Paths.from_env().ensure()
+    try:
+        restored = restore(paths.warehouse, at=datetime.now(UTC), name=args.backup,
+                           folder=Path(args.dir) if args.dir else None)  # fmt: skip
+    except BackupError as exc:
+        print(f"earshot restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {restored.backup.path} (taken {restored.backup.created_at:%Y-%m-%d %H:%M:%S} UTC) "
+          f"to {paths.warehouse}")  # fmt: skip
+    if restored.replaced:
+        print(f"  the file it replaced is kept at {restored.replaced}")
+    if args.no_replay:
+        print("  listen runs newer than the backup are not re-loaded: `earshot replay --missing` does it")
+        return 0
+    totals = replay(paths, missing=True)
+    print(f"replay: {totals['runs']} newer listen run(s) re-loaded from the landing zone ({totals['items']} items); "
+          "the next `earshot run` recomputes themes and the report")  # fmt: skip
+    for missing in totals["unreadable"]:
+        print(f"  ! payload gone, not re-loaded: {missing}", file=sys.stderr)
+    return 1 if totals["unreadable"] else 0
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """Refresh the analysts' read-only copy (with search indexes)."""
     from earshot.paths import Paths
@@ -561,6 +622,20 @@ def build_parser() -> argparse.ArgumentParser:
         "and re-load the mentions from the landing zone (stop the scheduler first)",
     )
     doctor.set_defaults(func=cmd_doctor)
+
+    backup = sub.add_parser("backup", help="consistent backup of the warehouse beside it, kept N deep")
+    backup.add_argument("--keep", type=int, default=int(os.environ.get("EARSHOT_BACKUP_KEEP", "7")),
+                        help="backups to keep, newest first (default $EARSHOT_BACKUP_KEEP or 7)")  # fmt: skip
+    backup.add_argument("--dir", help="backup folder (default $EARSHOT_BACKUP_DIR or backups/ beside the warehouse)")
+    backup.add_argument("--list", action="store_true", help="list the backups, newest first, instead")
+    backup.add_argument("--json", action="store_true", help="print JSON")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="put a backup in place of the warehouse, then re-load newer runs")
+    restore.add_argument("backup", nargs="?", help="backup file name or path (default: the newest)")
+    restore.add_argument("--dir", help="backup folder (default $EARSHOT_BACKUP_DIR or backups/ beside the warehouse)")
+    restore.add_argument("--no-replay", action="store_true", help="do not re-load listen runs newer than the backup")
+    restore.set_defaults(func=cmd_restore)
 
     snapshot = sub.add_parser("snapshot", help="refresh the analysts' read-only copy with search indexes")
     snapshot.set_defaults(func=cmd_snapshot)
