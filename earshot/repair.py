@@ -18,7 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from earshot.paths import Paths
@@ -89,7 +89,7 @@ def repair(paths: Paths, at: datetime) -> RepairReport:
     report.mentions_checkpoint = int(checkpoint.facts.get("mentions", 0))
     with reader(db) as con:
         report.not_restored = [
-            (what, str(latest), todo)
+            (what, f"{latest.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC", todo)
             for what, sql, todo in _NOT_IN_LANDING
             if (latest := con.execute(sql).fetchone()[0]) is not None  # type: ignore[index]
         ]
