@@ -299,3 +299,17 @@ def test_a_writer_killed_while_holding_the_lock_releases_it_at_once(tmp_path: Pa
     with writer(db, wait_seconds=5) as con:
         assert schema_version(con) == available()[-1].version
     assert time.monotonic() - started < 3
+
+
+def test_a_file_duckdb_cannot_read_is_one_clear_error_pointing_at_the_backups(
+    two_runs: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = two_runs["db"]
+    damaged = bytearray(db.read_bytes())
+    damaged[: 4096 * 3] = b"\x00" * (4096 * 3)  # both headers gone
+    db.write_bytes(bytes(damaged))
+    capsys.readouterr()
+    assert main(["run", "--stage", "listen"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"warehouse {db} cannot be opened" in err and "earshot restore" in err

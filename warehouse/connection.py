@@ -113,6 +113,21 @@ def _replay_leftover_log(db_path: Path) -> None:
     )
 
 
+def _connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the file (no log is waiting: see ``_replay_leftover_log``); a file DuckDB cannot read is one clear
+    error with the way back, and another program holding it is a busy warehouse."""
+    try:
+        return duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "lock" in first.lower():
+            raise WarehouseBusyError(f"warehouse {db_path} is open in another program: {first}") from None
+        raise WarehouseDamagedError(
+            f"warehouse {db_path} cannot be opened: {first}. Nothing was changed. Put a backup back with "
+            "`earshot restore` (`earshot backup --list` shows them): it also re-loads the listen runs landed since."
+        ) from None
+
+
 @contextlib.contextmanager
 def exclusive(db_path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[Path]:
     """The writer lock, and a database file that holds everything committed (no log left to replay).
@@ -139,7 +154,7 @@ def writer(db_path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[d
             yield con
         return
     with exclusive(Path(db_path), wait_seconds) as path:
-        con = duckdb.connect(str(path))
+        con = _connect(path)
         try:
             migrate(con)
             yield con
@@ -177,7 +192,7 @@ def reader(db_path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[d
         with held(db_path, wait_seconds, shared=True):
             if wal.has_wal(db_path):
                 continue
-            con = duckdb.connect(str(db_path), read_only=True)
+            con = _connect(db_path, read_only=True)
             try:
                 yield con
             finally:
