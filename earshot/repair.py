@@ -87,15 +87,14 @@ def repair(paths: Paths, at: datetime) -> RepairReport:
             return RepairReport(db, "failed", f"{detail}: `earshot restore` a backup", wal_kept=kept)
     report = RepairReport(db, "rebuilt", f"{wal.wal_path(db).name} could not be replayed ({folded.error})", kept)
     report.mentions_checkpoint = int(checkpoint.facts.get("mentions", 0))
+    totals = replay(paths, missing=True)  # migrates an older checkpoint first; touches listen tables only
+    report.runs_replayed, report.unreadable = totals["runs"], totals["unreadable"]
     with reader(db) as con:
         report.not_restored = [
             (what, f"{latest.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC", todo)
             for what, sql, todo in _NOT_IN_LANDING
             if (latest := con.execute(sql).fetchone()[0]) is not None  # type: ignore[index]
         ]
-    totals = replay(paths, missing=True)
-    report.runs_replayed, report.unreadable = totals["runs"], totals["unreadable"]
-    with reader(db) as con:
         report.mentions_after = int(con.execute("SELECT count(*) FROM mentions").fetchone()[0])  # type: ignore[index]
         held_items = set(con.execute("SELECT source_id, item_id FROM mention_sources").fetchall())
     lost = [f"{source} {item}" for source, item in _heard(paths.outcomes) if (source, item) not in held_items]
