@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from earshot.config import ConfigError
+from warehouse.errors import WarehouseBusyError, WarehouseDamagedError
 
 STAGES = ("listen", "themes", "report")
 
@@ -123,18 +124,19 @@ def _brief_counts(summary: dict) -> str:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Rebuild the mentions of an empty warehouse from the landing zone."""
+    from earshot.paths import Paths
     from earshot.replay import ReplayError, replay
-    from earshot.runs import RunContext
 
-    if args.config:
-        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
     try:
-        totals = replay(RunContext.create())
+        totals = replay(Paths.from_env().ensure(), missing=args.missing)
     except ReplayError as exc:
         print(f"earshot replay: {exc}", file=sys.stderr)
         return 1
-    print(f"replay: {totals['runs']} runs, {totals['fetches']} fetches, {totals['items']} items re-loaded")
-    return 0
+    held = f"; {totals['held']} runs already held" if args.missing else ""
+    print(f"replay: {totals['runs']} runs, {totals['fetches']} fetches, {totals['items']} items re-loaded{held}")
+    for missing in totals["unreadable"]:
+        print(f"  ! payload gone, not re-loaded: {missing}", file=sys.stderr)
+    return 1 if totals["unreadable"] else 0
 
 
 def cmd_eval_themes(args: argparse.Namespace) -> int:
@@ -355,14 +357,84 @@ def cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Check the installation; exit 1 when any check failed."""
+    """Check the installation; exit 1 when any check failed. ``--repair``: repair the warehouse instead."""
     from earshot.doctor import FAIL, render, run_checks
 
     if args.config:
         os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    if args.repair:
+        from datetime import UTC, datetime
+
+        from earshot import repair
+        from earshot.paths import Paths
+
+        report = repair.repair(Paths.from_env().ensure(), at=datetime.now(UTC))
+        print(repair.render(report))
+        return 0 if report.ok and not report.lost_items else 1
     checks = run_checks(probe_sources=not args.offline, load_model=not args.quick, timeout=args.timeout)
     print(render(checks))
     return 1 if any(c.status == FAIL for c in checks) else 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Take a consistent backup of the warehouse beside it, keeping the newest N (or list them)."""
+    import json
+    from datetime import UTC, datetime
+
+    from earshot.paths import Paths
+    from warehouse.backup import BackupError, create, list_backups
+
+    db = Paths.from_env().warehouse
+    folder = Path(args.dir) if args.dir else None
+    try:
+        if args.list:
+            backups = list_backups(db, folder)
+            if args.json:
+                print(json.dumps([b.as_json() for b in backups], indent=1))
+            for b in [] if args.json else backups:
+                print(f"{b.path}  {b.created_at:%Y-%m-%d %H:%M:%S} UTC  {b.bytes / 1e6:.1f} MB  "
+                      f"schema {b.schema_version}  {b.mentions} mentions")  # fmt: skip
+            return 0
+        backup = create(db, at=datetime.now(UTC), keep=args.keep, folder=folder)
+    except BackupError as exc:
+        print(f"earshot backup: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(backup.as_json()))
+    else:
+        print(f"backup: {backup.path} ({backup.bytes / 1e6:.1f} MB, schema {backup.schema_version}, "
+              f"{backup.mentions} mentions); keeping the newest {args.keep}")  # fmt: skip
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Put a backup in place of the warehouse (the replaced file is kept), then re-load newer listen runs."""
+    from datetime import UTC, datetime
+
+    from earshot.paths import Paths
+    from earshot.replay import replay
+    from warehouse.backup import BackupError, restore
+
+    paths = Paths.from_env().ensure()
+    try:
+        restored = restore(paths.warehouse, at=datetime.now(UTC), name=args.backup,
+                           folder=Path(args.dir) if args.dir else None)  # fmt: skip
+    except BackupError as exc:
+        print(f"earshot restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {restored.backup.path} (taken {restored.backup.created_at:%Y-%m-%d %H:%M:%S} UTC) "
+          f"to {paths.warehouse}")  # fmt: skip
+    if restored.replaced:
+        print(f"  the file it replaced is kept at {restored.replaced}")
+    if args.no_replay:
+        print("  listen runs newer than the backup are not re-loaded: `earshot replay --missing` does it")
+        return 0
+    totals = replay(paths, missing=True)
+    print(f"replay: {totals['runs']} newer listen run(s) re-loaded from the landing zone ({totals['items']} items); "
+          "the next `earshot run` recomputes themes and the report")  # fmt: skip
+    for missing in totals["unreadable"]:
+        print(f"  ! payload gone, not re-loaded: {missing}", file=sys.stderr)
+    return 1 if totals["unreadable"] else 0
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -462,7 +534,10 @@ def build_parser() -> argparse.ArgumentParser:
     sources.set_defaults(func=cmd_sources)
 
     replay = sub.add_parser("replay", help="rebuild an empty warehouse's mentions from the landing zone")
-    replay.add_argument("--config", help="listening plan (default: $EARSHOT_CONFIG or ./market.yaml)")
+    replay.add_argument("--config", help="not needed: each source's settings are read from the landing zone")
+    replay.add_argument(
+        "--missing", action="store_true", help="load only the runs the warehouse lacks (after a restore or repair)"
+    )
     replay.set_defaults(func=cmd_replay)
 
     evaluate = sub.add_parser("eval-themes", help="theme quality on a labelled JSONL corpus")
@@ -540,7 +615,27 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--offline", action="store_true", help="do not probe the sources over the network")
     doctor.add_argument("--quick", action="store_true", help="do not load the embedding model")
     doctor.add_argument("--timeout", type=float, default=10.0, help="seconds per source probe")
+    doctor.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair a warehouse whose write-ahead log cannot be replayed: replay it safely, or set it aside "
+        "and re-load the mentions from the landing zone (stop the scheduler first)",
+    )
     doctor.set_defaults(func=cmd_doctor)
+
+    backup = sub.add_parser("backup", help="consistent backup of the warehouse beside it, kept N deep")
+    backup.add_argument("--keep", type=int, default=int(os.environ.get("EARSHOT_BACKUP_KEEP", "7")),
+                        help="backups to keep, newest first (default $EARSHOT_BACKUP_KEEP or 7)")  # fmt: skip
+    backup.add_argument("--dir", help="backup folder (default $EARSHOT_BACKUP_DIR or backups/ beside the warehouse)")
+    backup.add_argument("--list", action="store_true", help="list the backups, newest first, instead")
+    backup.add_argument("--json", action="store_true", help="print JSON")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="put a backup in place of the warehouse, then re-load newer runs")
+    restore.add_argument("backup", nargs="?", help="backup file name or path (default: the newest)")
+    restore.add_argument("--dir", help="backup folder (default $EARSHOT_BACKUP_DIR or backups/ beside the warehouse)")
+    restore.add_argument("--no-replay", action="store_true", help="do not re-load listen runs newer than the backup")
+    restore.set_defaults(func=cmd_restore)
 
     snapshot = sub.add_parser("snapshot", help="refresh the analysts' read-only copy with search indexes")
     snapshot.set_defaults(func=cmd_snapshot)
@@ -574,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"earshot: configuration error: {exc}", file=sys.stderr)
         return 2
+    except (WarehouseDamagedError, WarehouseBusyError) as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,9 +11,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from earshot.config import ConfigError, FileDropSource, Market, RedditSource, load_market
 from earshot.paths import Paths, config_path
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from warehouse.wal import Replay
 
 OK, WARN, FAIL = "ok", "warning", "failed"
 
@@ -67,37 +73,64 @@ def _config() -> tuple[Market | None, Check]:
 
 
 def _warehouse(paths: Paths) -> Check:
-    import duckdb
-
-    from warehouse.migrate import available, current_version
+    from warehouse import wal
 
     db = paths.warehouse
     if not db.exists():
         return Check(
             "warehouse", WARN, f"{db} does not exist yet", "run `earshot run` (or `earshot demo`) to create it"
         )
+    if wal.has_wal(db):  # never replayed in this process: a log DuckDB cannot replay may abort it
+        return _warehouse_with_log(db, wal.check(db))
+    import duckdb
+
     try:
         con = duckdb.connect(str(db), read_only=True)
     except duckdb.Error as exc:
         busy = "lock" in str(exc).lower()
-        fix = ("a pipeline task is writing right now: wait for it, or query the analyst snapshot instead"
-               if busy else "the file may be damaged: restore it, or rebuild it with `earshot replay`")  # fmt: skip
+        fix = (
+            "a pipeline task is writing right now: wait for it, or query the analyst snapshot instead"
+            if busy
+            else "the file may be damaged: `earshot restore` a backup, or rebuild it with `earshot replay`"
+        )
         return Check("warehouse", WARN if busy else FAIL, f"{db}: {' '.join(str(exc).split())[:300]}", fix)
     try:
-        have = current_version(con) if _has_table(con, "schema_migrations") else 0
+        return _schema_check(db, _version(con))
     finally:
         con.close()
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> int:
+    from warehouse.migrate import schema_version
+
+    return schema_version(con)
+
+
+def _schema_check(db: Path, have: int, note: str = "") -> Check:
+    from warehouse.migrate import available
+
     shipped = available()[-1].version
     if have > shipped:
         return Check("warehouse", FAIL, f"{db}: schema version {have} is newer than this earshot ({shipped})",
                      "upgrade earshot to the version that wrote this warehouse")  # fmt: skip
     pending = f"; {shipped - have} migration(s) will apply on the next run" if have < shipped else ""
-    return Check("warehouse", OK, f"{db}: reachable, schema version {have}{pending} (EARSHOT_WAREHOUSE)")
+    status = WARN if note else OK
+    detail = f"{db}: reachable, schema version {have}{pending} (EARSHOT_WAREHOUSE){note}"
+    return Check("warehouse", status, detail, "`earshot doctor --repair` folds the log in now" if note else "")
 
 
-def _has_table(con: object, name: str) -> bool:
-    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()  # type: ignore[attr-defined]
-    return bool(row and row[0])
+def _warehouse_with_log(db: Path, replay: Replay) -> Check:
+    from warehouse import wal
+
+    log = wal.wal_path(db)
+    if replay.ok:
+        note = f"; a killed writer left {log.name} ({log.stat().st_size} bytes): it replays, the next run folds it in"
+        return _schema_check(db, int(replay.facts.get("version", 0)), note)
+    return Check(
+        "warehouse", FAIL, f"{db}: its write-ahead log {log.name} cannot be replayed: {replay.error}",
+        "run `earshot doctor --repair`: it sets the log aside, opens the last checkpoint and re-loads the mentions "
+        "from the landing zone (docs/deploy.md, \"Recovering a warehouse\")",
+    )  # fmt: skip
 
 
 def _extensions() -> Iterator[Check]:
@@ -110,12 +143,27 @@ def _extensions() -> Iterator[Check]:
         try:
             load_extensions(con, name)
         except Exception as exc:
-            yield Check(f"extension {name}", FAIL, " ".join(str(exc).split())[:300],
+            optional = name in _OPTIONAL_EXTENSIONS and not _lake_in_object_storage()
+            yield Check(f"extension {name}", WARN if optional else FAIL, " ".join(str(exc).split())[:300],
+                        _OPTIONAL_EXTENSIONS.get(name, "") if optional else
                         f"pip install duckdb-extension-{name}=={duckdb.__version__} (see constraints.txt)")  # fmt: skip
         else:
             yield Check(f"extension {name}", OK, f"loaded from its wheel (duckdb {duckdb.__version__})")
         finally:
             con.close()
+
+
+_OPTIONAL_EXTENSIONS = {"httpfs": "only needed for a DuckLake in object storage: pip install -e .[lake-s3]"}
+
+
+def _lake_in_object_storage() -> bool:
+    from warehouse.lake import LakeConfigError, settings_from_env
+
+    try:
+        settings = settings_from_env()
+    except LakeConfigError:
+        return False
+    return settings is not None and settings.in_object_store
 
 
 def _model(market: Market, paths: Paths) -> Check:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from earshot.config import AnySource, Market
 from earshot.monitoring import alert_sender, notify_alerts, update_source_alerts
 from earshot.runs import RunContext
@@ -30,7 +32,7 @@ from listeners.registry import listener_for
 from listeners.retry import fetch_with_retries
 from listeners.text import excerpt
 from reports.render import safe_run_id
-from warehouse.connection import transaction, writer
+from warehouse.connection import writer
 from warehouse.load import FetchRecord, SourceRow, cursors, record_fetches, record_run, sync_sources
 
 OUTCOME_RETENTION = timedelta(days=14)
@@ -187,14 +189,19 @@ def _manifest(ctx: RunContext, source: AnySource, fetched_at: datetime, outcome:
 def load(ctx: RunContext, source_ids: Iterable[str]) -> dict[str, Any]:
     """Commit every planned source's outcome in one transaction; a missing outcome is an error too."""
     records = [_record_for(ctx, source_id) for source_id in source_ids]
-    with writer(ctx.paths.warehouse) as con:
-        totals = record_fetches(con, ctx.run_id, ctx.run_at, records)
+    errors = {r.source_id: r.error for r in records if r.failed}
+    outcome: dict[str, Any] = {}
+
+    def run_row(con: duckdb.DuckDBPyConnection, totals: dict[str, int]) -> None:  # same transaction as the mentions
+        raised, resolved = update_source_alerts(con, ctx.run_id, ctx.run_at)
         status = "success" if not totals["failed"] else "partial"
-        errors = {r.source_id: r.error for r in records if r.failed}
-        with transaction(con):
-            raised, resolved = update_source_alerts(con, ctx.run_id, ctx.run_at)
-            details = {**totals, "errors": errors, "alerts": [a.subject for a in raised]}
-            record_run(con, ctx.run_id, "listen", ctx.run_at, datetime.now(UTC), status, details)
+        details = {**totals, "errors": errors, "alerts": [a.subject for a in raised]}
+        record_run(con, ctx.run_id, "listen", ctx.run_at, datetime.now(UTC), status, details)
+        outcome.update(status=status, raised=raised, resolved=resolved)
+
+    with writer(ctx.paths.warehouse) as con:
+        totals = record_fetches(con, ctx.run_id, ctx.run_at, records, then=run_row)
+    status, raised, resolved = outcome["status"], outcome["raised"], outcome["resolved"]
     notified = notify_alerts(ctx.paths.warehouse, raised, alert_sender(ctx), ctx.run_at) if raised else {}
     return {
         **totals,

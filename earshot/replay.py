@@ -1,10 +1,14 @@
-"""``earshot replay``: rebuild the mentions of an empty warehouse from the landing zone.
+"""``earshot replay``: rebuild the mentions of a warehouse from the landing zone.
 
 Every successful fetch left a manifest line (run, source configuration at the time, payload files,
 cursor). Replay takes the last line per run and source (a retried fetch task wins), re-parses the
 payloads with the same code the listen stage used, and commits run by run in the original order, so
 mentions, provenance and cursors come out identical. Failed fetches are skipped: they committed
 nothing. A fetch whose run was never loaded (a crash between fetch and load) is replayed too.
+
+By default replay rebuilds an empty warehouse. ``missing=True`` (``earshot replay --missing``) loads
+only the listen runs the warehouse does not hold: what a restored backup or a repaired warehouse (whose
+write-ahead log was set aside) lost since its last checkpoint.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from pydantic import TypeAdapter
 
 from earshot.config import Source
 from earshot.listen import parse_payloads, source_row
-from earshot.runs import RunContext
+from earshot.paths import Paths
 from listeners.base import Payload
 from listeners.landing import read_manifests, read_payload
 from listeners.registry import listener_for
@@ -29,7 +34,7 @@ REPLAYABLE = {"ok", "warning", "not_modified"}
 
 
 class ReplayError(RuntimeError):
-    """Replay was refused: it only rebuilds an empty warehouse."""
+    """Replay was refused: without ``missing``, it only rebuilds an empty warehouse."""
 
 
 def _runs(landing: Path) -> list[tuple[str, datetime, list[tuple[Path, dict[str, Any]]]]]:
@@ -61,23 +66,41 @@ def _record(folder: Path, entry: dict[str, Any]) -> FetchRecord:
     )
 
 
-def replay(ctx: RunContext) -> dict[str, Any]:
-    """Rebuild mentions, provenance and cursors from ``$EARSHOT_HOME/landing``."""
-    with writer(ctx.paths.warehouse) as con:
+def replay(paths: Paths, missing: bool = False) -> dict[str, Any]:
+    """Re-load listen runs from ``$EARSHOT_HOME/landing``: all of them into an empty warehouse, or (``missing``)
+    those the warehouse does not hold. A fetch whose payload files are gone is skipped and listed."""
+    with writer(paths.warehouse) as con:
         row = con.execute("SELECT count(*) FROM mentions").fetchone()
-        if row and row[0]:
+        if not missing and row and row[0]:
             raise ReplayError(
-                f"replay rebuilds an empty warehouse, and {ctx.paths.warehouse} holds {row[0]} mentions; "
-                "point EARSHOT_WAREHOUSE at a new file (or move this one aside) and run it again"
+                f"replay rebuilds an empty warehouse, and {paths.warehouse} holds {row[0]} mentions; "
+                "add --missing to load only the runs it lacks, or point EARSHOT_WAREHOUSE at a new file"
             )
-    totals = {"runs": 0, "fetches": 0, "items": 0}
-    for run_id, run_at, items in _runs(ctx.paths.landing):
-        records = [_record(folder, entry) for folder, entry in items]
-        sources = [TypeAdapter(Source).validate_python(entry["source"]) for _, entry in items]
-        with writer(ctx.paths.warehouse) as con:
+        held = {run_id for (run_id,) in con.execute("SELECT run_id FROM runs WHERE stage = 'listen'").fetchall()}
+    totals: dict[str, Any] = {"runs": 0, "fetches": 0, "items": 0, "held": 0, "unreadable": []}
+    for run_id, run_at, items in _runs(paths.landing):
+        if missing and run_id in held:
+            totals["held"] += 1
+            continue
+        records, sources = [], []
+        for folder, entry in items:
+            try:
+                records.append(_record(folder, entry))
+            except FileNotFoundError as exc:  # a payload deleted from the landing zone: nothing to re-parse
+                totals["unreadable"].append(f"run {run_id}, source {entry['source']['id']}: {exc.filename}")
+                continue
+            sources.append(TypeAdapter(Source).validate_python(entry["source"]))
+        if not records:
+            continue
+
+        def run_row(
+            con: duckdb.DuckDBPyConnection, counts: dict[str, int], run: tuple[str, datetime] = (run_id, run_at)
+        ) -> None:
+            record_run(con, run[0], "listen", run[1], datetime.now(UTC), "success", {**counts, "replayed": True})
+
+        with writer(paths.warehouse) as con:
             sync_sources(con, [source_row(s) for s in sources], disable_others=False)
-            counts = record_fetches(con, run_id, run_at, records)
-            record_run(con, run_id, "listen", run_at, datetime.now(UTC), "success", {**counts, "replayed": True})
+            counts = record_fetches(con, run_id, run_at, records, then=run_row)
         totals["runs"] += 1
         totals["fetches"] += len(records)
         totals["items"] += counts["items"]

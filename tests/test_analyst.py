@@ -128,3 +128,17 @@ def test_every_table_view_and_column_is_documented_and_the_dictionary_is_current
     )
     for view in ("mentions_enriched", "theme_trends", "hypotheses_evidence", "source_health"):
         assert f"## {view}" in generated
+
+
+def test_copies_left_by_a_killed_refresh_are_removed(db: Path) -> None:
+    import os
+    import time
+
+    stale = [db.with_name(".analyst.duckdb.4242.tmp"), db.with_name(".analyst.duckdb.4242.tmp.wal")]
+    recent = db.with_name(".analyst.duckdb.4343.tmp")  # perhaps a refresh running right now: left alone
+    for path in (*stale, recent):
+        path.write_bytes(b"half a copy")
+    for path in stale:
+        os.utime(path, (time.time() - 7200,) * 2)
+    refresh_snapshot(db, model="test-model")
+    assert not any(path.exists() for path in stale) and recent.exists()

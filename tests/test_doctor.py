@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from pathlib import Path
 
@@ -82,3 +83,20 @@ def test_doctor_loads_the_configured_embedding_model_offline(market: Path, monke
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     checks = {c.name: c for c in run_checks(probe_sources=False)}
     assert checks["embedding model"].status == OK and "384-d" in checks["embedding model"].detail
+
+
+def test_doctor_reads_a_migrated_warehouse_without_writing_to_it(
+    market: Path, earshot_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from earshot.cli import main
+    from warehouse.migrate import available
+
+    main(["run", "--stage", "listen"])
+    db = earshot_home / "earshot.duckdb"
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    capsys.readouterr()
+    assert main(["doctor", "--offline", "--quick"]) == 1  # one failure: the Reddit source has no credentials
+    out = capsys.readouterr().out
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("✗")] == ["credentials"]
+    assert f"schema version {available()[-1].version} (EARSHOT_WAREHOUSE)" in out  # no traceback, no write
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before and not Path(f"{db}.wal").exists()

@@ -4,6 +4,7 @@ three DAGs through real Airflow; the report must contain the planted themes. Re-
 from __future__ import annotations
 
 import html
+import os
 import re
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from earshot.demo import PLANTED_THEMES
+from earshot.demo import MARKET_PATH, PLANTED_THEMES
 from warehouse.connection import reader
 
 pytestmark = pytest.mark.e2e
@@ -139,3 +140,16 @@ def test_themes_carry_the_signals_marketing_acts_on(demo: tuple) -> None:
     downtime = next(card for card in cards if "Downtime" in card.split("</h3>")[0])
     share = re.search(r"Pain <strong>(\d+)%", downtime)
     assert share and int(share.group(1)) >= 50  # small businesses offline: pain, loud and clear
+
+
+def test_doctor_checks_the_demos_own_warehouse_and_writes_nothing(demo: tuple) -> None:
+    home = demo[0]
+    db = home / "earshot.duckdb"
+    before = db.read_bytes()
+    env = {**os.environ, "EARSHOT_HOME": str(home), "EARSHOT_CONFIG": str(MARKET_PATH),
+           "EARSHOT_DEMO_URL": "http://127.0.0.1:9"}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "earshot.cli", "doctor", "--offline", "--quick"],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "✓ warehouse" in proc.stdout and "schema version 9" in proc.stdout and "Traceback" not in proc.stderr
+    assert db.read_bytes() == before and not Path(f"{db}.wal").exists()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -240,24 +242,40 @@ def test_a_load_killed_midway_leaves_the_warehouse_as_before(tmp_path: Path) -> 
         assert con.execute("SELECT count(*) FROM fetches WHERE run_id = 'run-2'").fetchone() == (0,)
 
 
-def test_one_writer_at_a_time(tmp_path: Path) -> None:
-    db = tmp_path / "w.duckdb"
-    setup_sources(db)
+def waiting_order(
+    holding: contextlib.AbstractContextManager, waiting: Callable[[], contextlib.AbstractContextManager]
+) -> list[str]:
+    """Which finishes first: the holder (released after 0.5 s), or ``waiting`` started in another thread."""
     order: list[str] = []
 
     def second() -> None:
-        with writer(db):
+        with waiting():
             order.append("second")
 
-    with writer(db):
+    with holding:
         thread = threading.Thread(target=second)
         thread.start()
         time.sleep(0.5)
         order.append("first")
-    thread.join(5)
-    assert order == ["first", "second"]
+    thread.join(10)
+    return order
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    setup_sources(db)
+    assert waiting_order(writer(db), lambda: writer(db)) == ["first", "second"]
     with writer(db), pytest.raises(WarehouseBusyError, match="is busy"), writer(db, wait_seconds=0.3):
         pass
+
+
+def test_readers_share_the_warehouse_and_a_writer_waits_for_them(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    setup_sources(db)
+    with reader(db), reader(db, wait_seconds=1):  # two readers at once
+        pass
+    assert waiting_order(reader(db), lambda: writer(db)) == ["first", "second"]
+    assert waiting_order(writer(db), lambda: reader(db)) == ["first", "second"]
 
 
 def test_extensions_load_from_their_wheels() -> None:

@@ -12,8 +12,10 @@ snapshot is one consistent lake snapshot copied into a local file, indexed the s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +49,10 @@ def refresh_snapshot(db_path: Path, model: str | None = None, target: Path | Non
     target = Path(target or snapshot_path(db_path))
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    wal = Path(f"{db_path}.wal")
     scratch_wal = Path(f"{scratch}.wal")
     for leftover in (scratch, scratch_wal):
         leftover.unlink(missing_ok=True)
+    _remove_stale_scratch(target)
     if is_lake():  # DuckLake: copy one consistent lake snapshot into a local file
         with reader(db_path) as lake_con:
             lake_con.execute(f"ATTACH '{_sql_path(scratch)}' AS analyst_copy")
@@ -59,10 +61,8 @@ def refresh_snapshot(db_path: Path, model: str | None = None, target: Path | Non
             finally:
                 lake_con.execute("DETACH analyst_copy")
     else:
-        with reader(db_path):  # shared lock: no writer is mid-transaction while we copy
+        with reader(db_path):  # shared lock, no writer active, and any log a killed writer left folded in
             shutil.copyfile(db_path, scratch)
-            if wal.exists():  # committed but not yet checkpointed (a writer that was killed): replayed on open
-                shutil.copyfile(wal, scratch_wal)
     try:
         con = duckdb.connect(str(scratch))
         try:
@@ -74,6 +74,15 @@ def refresh_snapshot(db_path: Path, model: str | None = None, target: Path | Non
         scratch.unlink(missing_ok=True)
         scratch_wal.unlink(missing_ok=True)
     return SnapshotSummary(target, *summary)
+
+
+def _remove_stale_scratch(target: Path) -> None:
+    """Copies left by a refresh that was killed (an hour old: no refresh takes that long)."""
+    cutoff = time.time() - 3600
+    for leftover in target.parent.glob(f".{target.name}.*.tmp*"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def _sql_path(path: Path) -> str:

@@ -1,9 +1,14 @@
-"""Opening the warehouse: one writer at a time, readers never see a half-written load.
+"""Opening the warehouse: one writer at a time, readers never see a half-written load, a crash never locks us out.
 
 DuckDB lets one process hold a database file read-write, and then no other process may open it.
-earshot adds an advisory lock file beside the database so that concurrent tasks (Airflow workers,
-the CLI) queue for the writer instead of failing on DuckDB's own lock. The Airflow pool
-``earshot_warehouse`` (one slot) keeps tasks from even occupying a worker while they wait.
+earshot adds a read-write lock file beside the database (``filelock``: shared for readers, exclusive for
+the writer) so that concurrent tasks (Airflow workers, the CLI) queue for the writer instead of failing on
+DuckDB's own lock. The Airflow pool ``earshot_warehouse`` (one slot) keeps tasks from even occupying a
+worker while they wait.
+
+A writer killed before its last checkpoint leaves a write-ahead log. It is replayed in a child process
+(``warehouse.wal``) before anything opens the file, so a log DuckDB cannot replay is a clear
+:class:`WarehouseDamagedError` naming the file and the way back, never a native crash of this process.
 
 With ``EARSHOT_CATALOG`` (or ``EARSHOT_CATALOG_CONN_ID``) set, the warehouse is a DuckLake instead
 (``warehouse.lake``): no lock file, several writers at once, and a commit that conflicts with another
@@ -13,25 +18,30 @@ writer's is retried by :func:`retrying`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import duckdb
+import filelock
 
-from warehouse import lake
+from warehouse import lake, wal
+from warehouse.errors import WarehouseBusyError, WarehouseDamagedError
 from warehouse.lake import is_lake
 from warehouse.migrate import migrate
 
 __all__ = [
     "WarehouseBusyError",
+    "WarehouseDamagedError",
     "WriteStats",
+    "exclusive",
+    "held",
     "is_conflict",
     "is_lake",
     "reader",
@@ -47,42 +57,87 @@ LOCK_WAIT_SECONDS = float(os.environ.get("EARSHOT_WAREHOUSE_LOCK_WAIT", "600"))
 LAKE_ATTEMPTS = int(os.environ.get("EARSHOT_LAKE_ATTEMPTS", "8"))  # tries of one unit of work on commit conflicts
 
 
-class WarehouseBusyError(RuntimeError):
-    """Another process holds the warehouse writer lock for longer than we are willing to wait."""
+def lock_path(db_path: Path) -> Path:
+    """The read-write lock beside the database (a small SQLite file that ``filelock`` manages)."""
+    return Path(db_path).with_name(Path(db_path).name + ".rwlock")
+
+
+def _holder_path(db_path: Path) -> Path:
+    return Path(db_path).with_name(Path(db_path).name + ".rwlock.holder")
 
 
 @contextlib.contextmanager
-def _file_lock(lock_path: Path, exclusive: bool, wait_seconds: float) -> Iterator[None]:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a+") as handle:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(handle, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "unknown"
-                    raise WarehouseBusyError(
-                        f"warehouse {lock_path.with_suffix('')} is busy: another writer ({holder}) has held "
-                        f"it for more than {wait_seconds:.0f}s"
-                    ) from None
-                time.sleep(0.2)
+def held(db_path: Path, wait_seconds: float = LOCK_WAIT_SECONDS, *, shared: bool = False) -> Iterator[None]:
+    """The writer lock (``shared``: a reader's), nothing more: no log replayed, nothing opened."""
+    db_path = Path(db_path)
+    exclusive = not shared
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.ReadWriteLock(str(lock_path(db_path)), is_singleton=False)  # own instance: threads queue too
+    try:
         if exclusive:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}")
-            handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            lock.acquire_write(timeout=wait_seconds)
+        else:
+            lock.acquire_read(timeout=wait_seconds)
+    except filelock.Timeout:
+        lock.close()
+        holder = _holder_path(db_path)
+        who = holder.read_text(encoding="utf-8").strip() if holder.exists() else "another earshot process"
+        raise WarehouseBusyError(
+            f"warehouse {db_path} is busy: the writer ({who}) has held it for more than {wait_seconds:.0f}s"
+        ) from None
+    try:
+        if exclusive:
+            _holder_path(db_path).write_text(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
+        yield
+    finally:
+        if exclusive:
+            _holder_path(db_path).unlink(missing_ok=True)
+        lock.release()
+        lock.close()
 
 
-def _lock_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".lock")
+def _replay_leftover_log(db_path: Path) -> None:
+    """With the write lock held: fold a log a killed writer left into the file, or say why it cannot be."""
+    if not wal.has_wal(db_path):
+        return
+    replay = wal.fold(db_path)
+    if replay.ok:
+        log.warning("warehouse %s: replayed the write-ahead log a killed writer left behind", db_path)
+        return
+    if replay.busy:
+        raise WarehouseBusyError(f"warehouse {db_path} is open in another program: {replay.error}")
+    raise WarehouseDamagedError(
+        f"warehouse {db_path} cannot be opened: DuckDB cannot replay its write-ahead log {wal.wal_path(db_path)} "
+        f"({replay.error}). Nothing was changed. Run `earshot doctor --repair`: it sets the log aside, opens the "
+        'last checkpoint and re-loads the mentions from the landing zone (docs/deploy.md, "Recovering a warehouse").'
+    )
+
+
+def _connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the file (no log is waiting: see ``_replay_leftover_log``); a file DuckDB cannot read is one clear
+    error with the way back, and another program holding it is a busy warehouse."""
+    try:
+        return duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "lock" in first.lower():
+            raise WarehouseBusyError(f"warehouse {db_path} is open in another program: {first}") from None
+        raise WarehouseDamagedError(
+            f"warehouse {db_path} cannot be opened: {first}. Nothing was changed. Put a backup back with "
+            "`earshot restore` (`earshot backup --list` shows them): it also re-loads the listen runs landed since."
+        ) from None
+
+
+@contextlib.contextmanager
+def exclusive(db_path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[Path]:
+    """The writer lock, and a database file that holds everything committed (no log left to replay).
+
+    For work on the file itself (backups, restores, repairs); yields the file's path, opens nothing.
+    """
+    db_path = Path(db_path)
+    with held(db_path, wait_seconds):
+        _replay_leftover_log(db_path)
+        yield db_path
 
 
 @contextlib.contextmanager
@@ -98,10 +153,8 @@ def writer(db_path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[d
             retrying(lambda: migrate(con, lake=True), what="migrations")
             yield con
         return
-    db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(_lock_path(db_path), exclusive=True, wait_seconds=wait_seconds):
-        con = duckdb.connect(str(db_path))
+    with exclusive(Path(db_path), wait_seconds) as path:
+        con = _connect(path)
         try:
             migrate(con)
             yield con
@@ -132,12 +185,20 @@ def reader(db_path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[d
     db_path = Path(db_path)
     if not db_path.exists():
         raise FileNotFoundError(f"no warehouse at {db_path}: run `earshot run --stage listen` first")
-    with _file_lock(_lock_path(db_path), exclusive=False, wait_seconds=wait_seconds):
-        con = duckdb.connect(str(db_path), read_only=True)
-        try:
-            yield con
-        finally:
-            con.close()
+    for _ in range(3):  # a writer killed between our two locks leaves a new log: fold that one too
+        if wal.has_wal(db_path):
+            with exclusive(db_path, wait_seconds):
+                pass
+        with held(db_path, wait_seconds, shared=True):
+            if wal.has_wal(db_path):
+                continue
+            con = _connect(db_path, read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+    raise WarehouseBusyError(f"warehouse {db_path}: writers keep being killed mid-write; see their logs")
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ so a crash can never advance the state past data that was not stored.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -249,10 +249,16 @@ def _record_health(
 
 
 def record_fetches(
-    con: duckdb.DuckDBPyConnection, run_id: str, run_at: datetime, records: Sequence[FetchRecord]
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    run_at: datetime,
+    records: Sequence[FetchRecord],
+    then: Callable[[duckdb.DuckDBPyConnection, dict[str, int]], None] | None = None,
 ) -> dict[str, int]:
     """Commit one listen run: every source's mentions, cursor and health, all or nothing.
 
+    ``then(con, totals)`` runs inside the same transaction, for what must commit with the mentions or not at
+    all (the run's row in ``runs``, its alerts): a crash can never leave mentions without their run.
     Items are resolved into conversations in (source id, item id) order, so the same fetches always
     resolve the same way, live, retried or replayed. On DuckLake a commit that conflicts with another
     writer's is retried from the resolution on (``retrying``): the retry sees what the other committed, so
@@ -267,13 +273,16 @@ def record_fetches(
             for r in resolved:
                 items[r.item.source_id] = items.get(r.item.source_id, 0) + 1
             _record_health(con, run_id, records, items, new)
-        return {
-            "sources": len(records),
-            "failed": sum(r.failed for r in records),
-            "items": len(resolved),
-            "new": sum(new.values()),
-            "merged": sum(not r.primary for r in resolved),  # joined a conversation heard elsewhere
-        }
+            totals = {
+                "sources": len(records),
+                "failed": sum(r.failed for r in records),
+                "items": len(resolved),
+                "new": sum(new.values()),
+                "merged": sum(not r.primary for r in resolved),  # joined a conversation heard elsewhere
+            }
+            if then is not None:
+                then(con, totals)
+        return totals
 
     stats = WriteStats()
     totals = retrying(once, stats=stats, what=f"listen load of run {run_id}")
