@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import duckdb
 
+from earshot.settings import settings
 from warehouse import lake
 from warehouse.lake import is_lake
 from warehouse.migrate import migrate
@@ -43,8 +44,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LOCK_WAIT_SECONDS = float(os.environ.get("EARSHOT_WAREHOUSE_LOCK_WAIT", "600"))
-LAKE_ATTEMPTS = int(os.environ.get("EARSHOT_LAKE_ATTEMPTS", "8"))  # tries of one unit of work on commit conflicts
+LOCK_WAIT_SECONDS = settings().warehouse_lock_wait
+LAKE_ATTEMPTS = settings().lake_attempts  # tries of one unit of work on commit conflicts
 
 
 class WarehouseBusyError(RuntimeError):
