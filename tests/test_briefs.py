@@ -43,7 +43,6 @@ from reports.brief import (
     render_json,
     render_markdown,
     series_chart,
-    spreadsheet_safe,
     talking_points,
 )
 from warehouse.connection import reader, transaction, writer
@@ -466,15 +465,6 @@ def test_csv_cells_never_start_a_formula(db: Path, formula: str) -> None:
     assert record["top_quote"] == record["theme"] == "'" + flat  # defused, otherwise verbatim
     assert record["top_quote_url"] == ""  # not an http(s) link
     assert record["talking_points"].startswith("'" + flat + " | ")
-
-
-@pytest.mark.parametrize(
-    ("cell", "expected"),
-    [("=1+1", "'=1+1"), ("plain", "plain"), ("a = b", "a = b"), ("-", "'-"), ("", ""), ("two\nlines", "two lines"),
-     ("@me", "'@me"), ("\t+x", "'+x")],
-)  # fmt: skip
-def test_spreadsheet_safe(cell: str, expected: str) -> None:
-    assert spreadsheet_safe(cell) == expected
 
 
 def test_json_round_trips_to_the_same_brief(db: Path) -> None:
