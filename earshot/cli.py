@@ -39,6 +39,12 @@ default ./market.yaml) and the others listed in the README. Exit status: 0 ok, 2
 error, 3 the run finished but a source or a delivery failed, 4 a source is failing."""
 
 
+def _use_config(args: argparse.Namespace) -> None:
+    """``--config`` wins over ``EARSHOT_CONFIG``, here and in every process this one starts."""
+    if args.config:
+        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+
+
 def _print_listen(summary: dict[str, Any]) -> None:
     print(
         f"listen: {summary['sources']} sources, {summary['items']} items ({summary['new']} new, "
@@ -128,8 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from earshot import hypotheses, listen, report, themes, trends
     from earshot.runs import RunContext
 
-    if args.config:
-        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    _use_config(args)
     ctx = RunContext.create()
     stages = STAGES if args.stage == "all" else (args.stage,)
     failed_sources = 0
@@ -191,8 +196,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from earshot.replay import ReplayError, replay
     from earshot.runs import RunContext
 
-    if args.config:
-        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    _use_config(args)
     try:
         totals = replay(RunContext.create())
     except ReplayError as exc:
@@ -262,8 +266,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     """Deliver a written report (default: the latest) to targets it has not reached yet."""
     from earshot.delivery import DeliveryFailed, deliver_run
 
-    if args.config:
-        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    _use_config(args)
     try:
         result = deliver_run(args.run_id)
     except (LookupError, FileNotFoundError) as exc:  # no such report, no warehouse, report file gone
@@ -415,8 +418,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     """Airflow on this machine (``airflow standalone``) with earshot's DAGs and pool."""
     from earshot.standalone import run_standalone
 
-    if args.config:
-        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    _use_config(args)
     return run_standalone(port=args.port, host=args.host, workers=args.workers)
 
 
@@ -424,8 +426,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the installation; exit 1 when any check failed."""
     from earshot.doctor import FAIL, render, run_checks
 
-    if args.config:
-        os.environ["EARSHOT_CONFIG"] = str(Path(args.config).resolve())
+    _use_config(args)
     checks = run_checks(probe_sources=not args.offline, load_model=not args.quick, timeout=args.timeout)
     print(render(checks))
     return 1 if any(c.status == FAIL for c in checks) else 0
@@ -555,8 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"earshot {_version()}", help="print the version")
     loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument("-v", "--verbose", action="store_true", help="debug log lines on stderr")
-    loudness.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only on stderr")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="what each stage did, on stderr (INFO)")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr, no progress")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands", prog="earshot")
     _add_commands(sub)
     unlisted = {action.dest for action in sub._choices_actions} - {n for _, names in COMMAND_GROUPS for n in names}
@@ -723,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         from earshot.settings import settings
 
         env = settings()
-        configure_cli("DEBUG" if args.verbose else "WARNING" if args.quiet else env.log_level)
+        configure_cli("INFO" if args.verbose else "ERROR" if args.quiet else env.log_level, progress=not args.quiet)
         if getattr(args, "needs_home", True):
             check_home(env.home.resolve())
         return int(args.func(args))

@@ -63,9 +63,10 @@ def logged_stage(name: str, *, rate: str | None = None) -> Callable[[Callable[P,
     return decorate
 
 
-def configure_cli(level: str = "INFO", stream: Any = None) -> None:
-    """Logging for the command line: earshot's lines at ``level`` on stderr, other libraries' from WARNING;
-    rich's handler on a terminal (it keeps progress bars and log lines apart), plain lines otherwise."""
+def configure_cli(level: str = "WARNING", stream: Any = None, progress: bool = True) -> None:
+    """Logging for the command line: earshot's lines at ``level`` on stderr (stdout is the command's own
+    output), other libraries' from WARNING, and progress lines (``earshot.progress``, where no bar is drawn)
+    unless ``progress`` is false; rich's handler on a terminal, plain lines otherwise."""
     stream = stream or sys.stderr
     handler: logging.Handler
     if is_terminal(stream):
@@ -85,6 +86,9 @@ def configure_cli(level: str = "INFO", stream: Any = None) -> None:
     root.setLevel(logging.WARNING)
     for name in EARSHOT_LOGGERS:
         logging.getLogger(name).setLevel(level)
+    logging.getLogger("earshot.progress").setLevel(
+        min(logging.INFO, logging.getLevelName(level)) if progress else level
+    )
 
 
 def is_terminal(stream: Any) -> bool:

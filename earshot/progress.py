@@ -3,7 +3,7 @@
 Embedding thousands of texts takes minutes on a CPU; silence for that long looks like a hang. On a
 terminal (stderr is a TTY) rich draws a bar; in an Airflow task log, a cron mail or an embedding host,
 where a bar would be noise, a line such as ``embedding: 1200/3500 texts (34%), 41.2/s, about 56s left``
-is logged at most every ``interval`` seconds, and once at the end.
+is logged at most every ``interval`` seconds, and once at the end when the work took that long.
 """
 
 from __future__ import annotations
@@ -87,6 +87,6 @@ class Progress:
     ) -> None:
         if self._bar is not None:
             self._bar.stop()
-        if kind is None and self.total:
-            elapsed = max(self._clock() - self._started, 1e-9)
+        elapsed = max(self._clock() - self._started, 1e-9)
+        if kind is None and self._bar is None and self.total and elapsed >= self._interval:  # quick work stays quiet
             self._log.info("%s: %d %s in %.1fs (%.1f/s)", self.what, self.done, self.unit, elapsed, self.done / elapsed)

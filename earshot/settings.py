@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     catalog_conn_id: str | None = Field(None, description="Airflow connection holding the DuckLake catalog.")
     lake_data: str | None = Field(None, description="DuckLake's Parquet folder or s3:// URL.")
     demo_home: Path = Field(Path("data/demo"), description="Data directory of `earshot demo`.")
-    log_level: str = Field("INFO", description="Level of earshot's own log lines on the command line.")
+    log_level: str = Field("WARNING", description="Level of earshot's own log lines on the command line.")
     airflow_home: Path | None = Field(
         None,
         validation_alias=AliasChoices("AIRFLOW_HOME"),

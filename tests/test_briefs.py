@@ -592,3 +592,19 @@ def test_cli_refuses_with_exit_2_and_the_reason(db: Path, config: Path, capsys: 
 
     code, _, err = run(capsys, config, "h_nothere")
     assert code == 2 and "no hypothesis 'h_nothere'" in err
+
+
+def test_cli_needs_no_feed_variables_it_never_fetches(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A brief reads the warehouse, not the feeds: `${VAR}`s in the sources may be unset where it is written."""
+    monkeypatch.delenv("BRIEF_TEST_FEEDS", raising=False)
+    plan = json.loads(json.dumps(PLAN))
+    for source in plan["sources"]:
+        if "url" in source:
+            source["url"] = "${BRIEF_TEST_FEEDS}/" + source["id"] + ".xml"
+    path = tmp_path / "market.yaml"
+    path.write_text(yaml.safe_dump(plan), encoding="utf-8")
+    code, out, err = run(capsys, path, RANSOM)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"{RANSOM}: handed off to sales")
