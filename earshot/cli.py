@@ -115,7 +115,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     rows = source_health(db, config)
     failing = sum(row["status"] == "failing" for row in rows)
     if args.json:
-        print(json.dumps(rows, indent=1, default=str, ensure_ascii=False))
+        print(json.dumps(rows, indent=1, default=lambda value: value.isoformat(), ensure_ascii=False))
         return 4 if failing else 0
     header = ("source", "kind", "audience", "status", "last run", "total", "fails", "last success", "last error")
     table = [header]
