@@ -15,14 +15,13 @@ DuckLake warehouse the task is skipped: back up the catalog database and the dat
 
 from __future__ import annotations
 
-import os
-
 import pendulum
 from airflow.sdk import dag, task
 
 from earshot.airflow_support import WAREHOUSE_POOL, default_args
+from earshot.settings import settings
 
-BACKUP_SCHEDULE = os.environ.get("EARSHOT_BACKUP_SCHEDULE", "").strip() or "30 2 * * *"
+BACKUP_SCHEDULE = settings().backup_schedule
 
 
 @dag(

@@ -28,6 +28,8 @@ the same DAG run never records the result twice. The same can be done from a she
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import Param, dag, task
 
@@ -44,6 +46,7 @@ KINDS = ["message_test", "survey", "content", "interview"]
     max_active_runs=1,
     tags=["earshot", "hypotheses"],
     default_args=default_args(),
+    dagrun_timeout=timedelta(minutes=30),
     doc_md=__doc__,
     params={
         "hypothesis_id": Param(
@@ -69,10 +72,10 @@ KINDS = ["message_test", "survey", "content", "interview"]
     },
 )
 def earshot_hypotheses_record() -> None:
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, execution_timeout=timedelta(minutes=10))
     def record(**context: object) -> dict:
         """Record the result and apply the status flow; a bad id or value fails without retrying."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from earshot.hypotheses import HypothesisError, record_from_params
         from earshot.paths import Paths

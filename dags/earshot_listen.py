@@ -7,11 +7,17 @@ mentions plus fetch state and source health to the warehouse in **one transactio
 
 * A source that fails shows as a failed `fetch` task instance; the error is also recorded against the
   source in the `sources` and `fetches` tables, and the other sources load normally.
-* Errors a retry can help with (timeouts, 5xx, 429) are retried with backoff; the others fail at once.
-* On success it updates the `earshot://warehouse/mentions` asset, which triggers **earshot_themes**.
+* Errors a retry can help with (timeouts, 5xx, 429) are retried with backoff (about 2 min, then 4 min);
+  the others (404, not a feed, a broken `market.yaml`) fail at once.
+* `load` updates the `earshot://warehouse/mentions` asset, which triggers **earshot_themes**, with
+  whatever the healthy sources brought.
+* `check_sources` then fails when any source failed, so the run itself shows as **failed** on the DAG
+  list and the home page; its log names each failed source and why.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
@@ -27,10 +33,11 @@ from earshot.airflow_support import MENTIONS, WAREHOUSE_POOL, default_args
     max_active_runs=1,
     tags=["earshot", "listen"],
     default_args=default_args(),
+    dagrun_timeout=timedelta(hours=3),  # runs every 6 hours: a stuck run must not swallow the next one
     doc_md=__doc__,
 )
 def earshot_listen() -> None:
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, execution_timeout=timedelta(minutes=10))
     def plan(**context: object) -> list[dict]:
         """Register the configured sources; hand each fetch its conditional-GET validators."""
         from earshot import listen
@@ -38,7 +45,7 @@ def earshot_listen() -> None:
 
         return listen.plan(run_context(context))
 
-    @task(map_index_template="{{ spec['source_id'] }}")
+    @task(map_index_template="{{ spec['source_id'] }}", execution_timeout=timedelta(minutes=30))
     def fetch(spec: dict, **context: object) -> dict:
         """Fetch, land and parse one source (no warehouse access)."""
         from earshot import listen
@@ -48,7 +55,7 @@ def earshot_listen() -> None:
         fail_for(outcome)
         return outcome
 
-    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done", outlets=[MENTIONS])
+    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done", outlets=[MENTIONS], execution_timeout=timedelta(minutes=30))
     def load(specs: list[dict], **context: object) -> dict:
         """Commit every source's outcome, failures included, in one transaction."""
         from earshot import listen
@@ -56,8 +63,17 @@ def earshot_listen() -> None:
 
         return listen.load(run_context(context), [spec["source_id"] for spec in specs])
 
+    @task(on_failure_callback=None, execution_timeout=timedelta(minutes=5))
+    def check_sources(loaded: dict) -> dict:
+        """Fail the run when a source failed (its mentions were kept; the failure is already recorded)."""
+        from earshot.airflow_support import fail_if_sources_failed
+
+        return fail_if_sources_failed(loaded)
+
     specs = plan()
-    fetch.expand(spec=specs) >> load(specs)
+    loaded = load(specs)
+    fetch.expand(spec=specs) >> loaded
+    check_sources(loaded)
 
 
 earshot_listen()

@@ -24,19 +24,24 @@ def dags_folder() -> Path:
 
 
 def airflow_env(airflow_home: Path, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for an embedded Airflow: SQLite metadata under ``airflow_home``, no examples."""
+    """Environment for an embedded Airflow: SQLite metadata under ``airflow_home``, no examples, and task logs
+    at INFO, where earshot's stages say what they did."""
     env = dict(os.environ if base is None else base)
     airflow_home.mkdir(parents=True, exist_ok=True)
     env["AIRFLOW_HOME"] = str(airflow_home)
     env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{airflow_home / 'airflow.db'}")
     env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder())
     env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-    env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
     return env
 
 
 class DagRunFailed(RuntimeError):
     """A DAG run did not succeed; the message says which tasks failed and where the log is."""
+
+    def __init__(self, message: str, results: list[dict[str, Any]], log_path: Path) -> None:
+        super().__init__(message)
+        self.results, self.log_path = results, log_path
 
 
 def run_dags(
@@ -63,7 +68,9 @@ def run_dags(
         detail = "; ".join(f"{r['dag_id']}: {r['state']} (failed tasks: {r['failed_tasks']})" for r in failed)
         raise DagRunFailed(
             f"Airflow DAG runs did not all succeed: {detail or 'runner exited ' + str(proc.returncode)}"
-            f"\nfull log: {log_path}\n--- last lines ---\n{tail}"
+            f"\nfull log: {log_path}\n--- last lines ---\n{tail}",
+            results,
+            log_path,
         )
     return results
 

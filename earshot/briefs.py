@@ -22,6 +22,7 @@ import duckdb
 
 from earshot.config import Market
 from earshot.hypotheses import HypothesisView, load_hypothesis, set_status
+from earshot.logs import logged_stage
 from earshot.runs import RunContext
 from models.hypotheses import (
     EXPIRED,
@@ -214,6 +215,7 @@ def write_brief(
     return write_files(brief, folder, handed_off_now=handed)
 
 
+@logged_stage("report.briefs")
 def write_validated_briefs(ctx: RunContext) -> list[BriefPaths]:
     """(Re)write the brief of every validated or handed-off hypothesis, handing off the validated ones at the
     run's logical time. Idempotent: a second call records nothing and writes the same bytes."""

@@ -642,7 +642,11 @@ class Market(_Strict):
         return FetchSettings.model_validate(merged)
 
 
-def _expand(value: Any, where: str, path: Path) -> Any:
+UNSET_URL = "http://unset.invalid"
+"""Stands for an unset variable in a source that will not be fetched (``.invalid`` never resolves)."""
+
+
+def _expand(value: Any, where: str, path: Path, unset: str | None = None) -> Any:
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
@@ -651,14 +655,32 @@ def _expand(value: Any, where: str, path: Path) -> Any:
                 return os.environ[name]
             if default is not None:
                 return default
+            if unset is not None:
+                return unset
             raise ConfigError(f"{path}: {where}: environment variable {name} is not set")
 
         return _ENV_REF.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _expand(v, f"{where}.{k}" if where else str(k), path) for k, v in value.items()}
+        return {k: _expand(v, f"{where}.{k}" if where else str(k), path, unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, f"{where}[{i}]", path) for i, v in enumerate(value)]
+        return [_expand(v, f"{where}[{i}]", path, unset) for i, v in enumerate(value)]
     return value
+
+
+def _expand_unfetched(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """For commands that never fetch (a sales brief needs the sources' names, not their URLs): a source whose
+    variables are unset is kept, disabled, with :data:`UNSET_URL` in their place."""
+    sources = data.get("sources")
+    if not isinstance(sources, list):
+        return _expand(data, "", path)
+    kept = []
+    for index, source in enumerate(sources):
+        try:
+            kept.append(_expand(source, f"sources[{index}]", path))
+        except ConfigError:
+            stand_in = _expand(source, f"sources[{index}]", path, unset=UNSET_URL)
+            kept.append({**stand_in, "enabled": False} if isinstance(stand_in, dict) else stand_in)
+    return {**_expand({k: v for k, v in data.items() if k != "sources"}, "", path), "sources": kept}
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -673,11 +695,12 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def parse_market(data: Any, path: Path) -> Market:
-    """Validate already-loaded YAML data; errors name ``path``, the field and why."""
+def parse_market(data: Any, path: Path, *, fetching: bool = True) -> Market:
+    """Validate already-loaded YAML data; errors name ``path``, the field and why. ``fetching=False`` is for
+    commands that never fetch: a source's unset ``${VAR}`` then disables that source instead of failing."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    data = _expand(data, "", path)
+    data = _expand(data, "", path) if fetching else _expand_unfetched(data, path)
     try:
         market = Market.model_validate(data)
     except ValidationError as exc:
@@ -704,8 +727,8 @@ def _anchor_folders(market: Market, base: Path) -> Market:
     return market.model_copy(update={"sources": sources})
 
 
-def load_market(path: Path | str) -> Market:
-    """Read and validate ``market.yaml``."""
+def load_market(path: Path | str, *, fetching: bool = True) -> Market:
+    """Read and validate ``market.yaml`` (``fetching``: see :func:`parse_market`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -717,4 +740,4 @@ def load_market(path: Path | str) -> Market:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(f"{path}: {where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return parse_market(data, path)
+    return parse_market(data, path, fetching=fetching)

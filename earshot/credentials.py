@@ -6,18 +6,16 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from listeners.reddit import RedditCredentials
-
     from earshot.config import RedditSource
+    from listeners.reddit import RedditCredentials
 
 
 def reddit_credentials(source: RedditSource) -> RedditCredentials:
     """The Airflow connection ``source.airflow_conn_id`` (login = client id, password = secret, extra
     ``{"user_agent": ...}``) when named, else ``<credentials_env>_CLIENT_ID`` / ``_CLIENT_SECRET`` /
     ``_USER_AGENT`` from the environment."""
-    from listeners.reddit import RedditCredentials, credentials_from_env
-
     from listeners.errors import ErrorKind, SourceError
+    from listeners.reddit import RedditCredentials, credentials_from_env
 
     if not source.airflow_conn_id:
         return credentials_from_env(source, os.environ)

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from earshot.config import HypothesisSettings, Market
+from earshot.logs import logged_stage
 from earshot.runs import RunContext
 from models.hypotheses import (
     ALL_AUDIENCES,
@@ -234,6 +235,7 @@ def audience_labels(market: Market) -> dict[str, str]:
 # ------------------------------------------------------------------------------------- propose, measure
 
 
+@logged_stage("themes.hypotheses")
 def propose_and_measure(ctx: RunContext) -> dict[str, Any]:
     """The hypotheses stage: propose from the latest theme snapshots, update what exists, re-measure every
     hypothesis against its baseline and apply the status flow, in one transaction."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 import time
 from collections.abc import Iterable
@@ -22,7 +23,9 @@ from typing import Any
 import duckdb
 
 from earshot.config import AnySource, Market
+from earshot.logs import logged_stage
 from earshot.monitoring import alert_sender, notify_alerts, update_source_alerts
+from earshot.progress import Progress
 from earshot.runs import RunContext
 from listeners.base import Fetched, FetchSettings, Listener, Payload
 from listeners.errors import ErrorKind, SourceError
@@ -36,6 +39,7 @@ from warehouse.connection import writer
 from warehouse.load import FetchRecord, SourceRow, cursors, record_fetches, record_run, sync_sources
 
 OUTCOME_RETENTION = timedelta(days=14)
+log = logging.getLogger(__name__)
 
 
 def _outcome_dir(ctx: RunContext) -> Path:
@@ -49,6 +53,7 @@ def source_row(source: AnySource) -> SourceRow:
     )
 
 
+@logged_stage("listen.plan")
 def plan(ctx: RunContext) -> list[dict[str, Any]]:
     """Register the configured sources and hand each fetch a reference to its cursor."""
     with writer(ctx.paths.warehouse) as con:
@@ -85,6 +90,7 @@ def make_listener(source: AnySource) -> Listener:
     return listener_for(source.kind)
 
 
+@logged_stage("listen.fetch")
 def fetch(ctx: RunContext, spec: dict[str, Any]) -> dict[str, Any]:
     """Fetch, land and parse one source. Never raises for source problems: the outcome says."""
     source = ctx.market.source(spec["source_id"])
@@ -121,6 +127,8 @@ def fetch(ctx: RunContext, spec: dict[str, Any]) -> dict[str, Any]:
     if outcome["status"] != "error" or outcome.get("landed"):
         _manifest(ctx, source, fetched_at, outcome)
     outcome["duration_s"] = round(time.monotonic() - started, 3)
+    if outcome.get("warning"):
+        log.warning("source %s: %s", source.id, outcome["warning"])
     _write_json(_outcome_dir(ctx) / f"{source.id}.json", outcome)
     return {k: outcome.get(k) for k in ("source_id", "status", "items", "error_kind", "error", "retryable")}
 
@@ -186,6 +194,7 @@ def _manifest(ctx: RunContext, source: AnySource, fetched_at: datetime, outcome:
     append_manifest(ctx.paths.landing, source.id, fetched_at, entry)
 
 
+@logged_stage("listen.load")
 def load(ctx: RunContext, source_ids: Iterable[str]) -> dict[str, Any]:
     """Commit every planned source's outcome in one transaction; a missing outcome is an error too."""
     records = [_record_for(ctx, source_id) for source_id in source_ids]
@@ -216,8 +225,9 @@ def load(ctx: RunContext, source_ids: Iterable[str]) -> dict[str, Any]:
 def listen(ctx: RunContext, workers: int = 8) -> dict[str, Any]:
     """The whole stage without a scheduler (the CLI): same code as the DAG's tasks."""
     specs = plan(ctx)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(lambda spec: fetch(ctx, spec), specs))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, Progress("fetching", len(specs), "sources") as done:
+        for _ in pool.map(lambda spec: fetch(ctx, spec), specs):
+            done.advance()
     return load(ctx, [spec["source_id"] for spec in specs])
 
 

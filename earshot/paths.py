@@ -1,11 +1,17 @@
-"""Where earshot keeps things. Every path comes from the environment, with sane defaults."""
+"""Where earshot keeps things: every path from the settings (``earshot.settings``), with sane defaults."""
 
 from __future__ import annotations
 
-import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from earshot.settings import settings
+
+
+class HomeError(OSError):
+    """``EARSHOT_HOME`` cannot be used as a data directory; the message says why in one line."""
 
 
 @dataclass(frozen=True)
@@ -17,12 +23,11 @@ class Paths:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Paths:
         """``EARSHOT_HOME`` (default ``./data``), made absolute so tasks in other processes agree."""
-        env = os.environ if environ is None else environ
-        return cls(Path(env.get("EARSHOT_HOME", "data")).resolve())
+        return cls(settings(environ).home.resolve())
 
     @property
     def warehouse(self) -> Path:
-        return Path(os.environ.get("EARSHOT_WAREHOUSE", self.home / "earshot.duckdb"))
+        return settings().warehouse or self.home / "earshot.duckdb"
 
     @property
     def lake_data(self) -> str:
@@ -45,24 +50,46 @@ class Paths:
 
     @property
     def airflow_home(self) -> Path:
-        return Path(os.environ.get("AIRFLOW_HOME", self.home / "airflow"))
+        return settings().airflow_home or self.home / "airflow"
 
     def ensure(self) -> Paths:
-        for folder in (self.home, self.landing, self.outcomes, self.reports):
-            folder.mkdir(parents=True, exist_ok=True)
+        """Create the folders; a home that is a file or cannot be written raises :class:`HomeError`."""
+        check_home(self.home)
+        try:
+            for folder in (self.home, self.landing, self.outcomes, self.reports):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HomeError(f"EARSHOT_HOME={self.home}: cannot create {folder} ({exc.strerror or exc})") from None
         return self
+
+
+def check_home(home: Path) -> None:
+    """Whether ``home`` is, or can become, a folder earshot writes in; :class:`HomeError` says why not in one
+    line. Nothing is created: the nearest existing folder is tried with a temporary file (permission bits
+    say nothing for root or a read-only file system)."""
+    where = f"EARSHOT_HOME={home}"
+    existing = next((p for p in (home, *home.parents) if p.exists()), None)
+    if existing is None:
+        return
+    if not existing.is_dir():
+        what = "is a file, not a folder" if existing == home else f"cannot be created: {existing} is a file"
+        raise HomeError(f"{where}: {what}")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise HomeError(f"{where}: cannot write in {existing} ({exc.strerror or exc})") from None
 
 
 def config_path() -> Path:
     """The listening plan: ``EARSHOT_CONFIG`` or ``./market.yaml``."""
-    return Path(os.environ.get("EARSHOT_CONFIG", "market.yaml")).resolve()
+    return settings().config.resolve()
 
 
 def lake_data(home: Path, environ: Mapping[str, str] | None = None) -> str:
     """``EARSHOT_LAKE_DATA``: a directory (made absolute) or an object-store URL such as ``s3://bucket/earshot/``;
     default ``$EARSHOT_HOME/lake/``."""
-    env = os.environ if environ is None else environ
-    value = env.get("EARSHOT_LAKE_DATA", "").strip()
+    value = settings(environ).lake_data or ""
     if "://" in value:
         return value if value.endswith("/") else value + "/"
     return f"{Path(value).resolve() if value else home / 'lake'}/"
@@ -71,11 +98,9 @@ def lake_data(home: Path, environ: Mapping[str, str] | None = None) -> str:
 def catalog_from_env(environ: Mapping[str, str] | None = None) -> str | None:
     """``EARSHOT_CATALOG``: the DuckLake catalog (``postgres:dbname=earshot host=... user=...``, no password);
     unset means the single DuckDB file (``EARSHOT_WAREHOUSE``)."""
-    env = os.environ if environ is None else environ
-    return env.get("EARSHOT_CATALOG", "").strip() or None
+    return settings(environ).catalog
 
 
 def catalog_conn_id(environ: Mapping[str, str] | None = None) -> str | None:
     """``EARSHOT_CATALOG_CONN_ID``: an Airflow connection holding the PostgreSQL catalog, password included."""
-    env = os.environ if environ is None else environ
-    return env.get("EARSHOT_CATALOG_CONN_ID", "").strip() or None
+    return settings(environ).catalog_conn_id

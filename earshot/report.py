@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from earshot.logs import logged_stage
 from earshot.runs import RunContext
 from models.quotes import excerpt
 from reports.archive import existing_brief
@@ -493,6 +494,7 @@ def _source_health(con: duckdb.DuckDBPyConnection) -> list[SourceHealth]:
 # --- The stage ---------------------------------------------------------------------------------------
 
 
+@logged_stage("report.write")
 def report(ctx: RunContext) -> dict[str, Any]:
     """Hand validated hypotheses off as sales briefs, write this run's report and refresh the archive;
     return where it is and what it says in brief. Briefs come first so the report links to them."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from earshot.logs import logged_stage
+from earshot.progress import Progress
 from earshot.runs import RunContext
 from listeners.mention import mention_body
 from warehouse.bulk import staged
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     from models.refit_policy import Decision, Facts, LastRefit
 
 EMBED_CHUNK = 2048  # texts embedded between two short writer sessions
+EMBED_STEP = 256  # texts per model call: how often progress is told
+log = logging.getLogger(__name__)
 _VECTOR = {"content_hash": "VARCHAR", "model": "VARCHAR", "dims": "INTEGER", "vector": "FLOAT[]",
            "created_at": "TIMESTAMPTZ"}  # fmt: skip
 
@@ -72,6 +77,7 @@ def _embedder(ctx: RunContext) -> Any:
     return SentenceTransformerEmbedder(settings.model, batch_size=settings.batch_size)
 
 
+@logged_stage("themes.embed", rate="embedded")
 def embed(ctx: RunContext) -> dict[str, Any]:
     """Embed every distinct mention text that has no vector for the configured model yet."""
     model_name = embedding_model_name(ctx)
@@ -87,15 +93,25 @@ def embed(ctx: RunContext) -> dict[str, Any]:
     embedded = 0
     if todo:
         embedder = _embedder(ctx)
-        for start in range(0, len(todo), EMBED_CHUNK):
-            chunk = todo[start : start + EMBED_CHUNK]
-            vectors = embedder.embed([mention_body(title, text) for _, title, text in chunk])
-            now = datetime.now(UTC)
-            rows = ((h, model_name, vectors.shape[1], v, now) for (h, _, _), v in zip(chunk, vectors, strict=True))
-            with writer(ctx.paths.warehouse) as con, transaction(con), staged(con, "staged_vectors", _VECTOR, rows):
-                upsert(con, "embeddings", "staged_vectors", ["content_hash", "model"])
-            embedded += len(chunk)
+        with Progress(f"embedding with {model_name}", len(todo), "texts") as progress:
+            for start in range(0, len(todo), EMBED_CHUNK):
+                chunk = todo[start : start + EMBED_CHUNK]
+                vectors = _embed_counted(embedder, [mention_body(title, text) for _, title, text in chunk], progress)
+                now = datetime.now(UTC)
+                rows = ((h, model_name, vectors.shape[1], v, now) for (h, _, _), v in zip(chunk, vectors, strict=True))
+                with writer(ctx.paths.warehouse) as con, transaction(con), staged(con, "staged_vectors", _VECTOR, rows):
+                    upsert(con, "embeddings", "staged_vectors", ["content_hash", "model"])
+                embedded += len(chunk)
     return {"model": model_name, "embedded": embedded}
+
+
+def _embed_counted(embedder: Any, texts: list[str], progress: Progress) -> np.ndarray:
+    """Embed in steps of :data:`EMBED_STEP` texts, telling ``progress`` after each."""
+    parts = []
+    for start in range(0, len(texts), EMBED_STEP):
+        parts.append(embedder.embed(texts[start : start + EMBED_STEP]))
+        progress.advance(len(parts[-1]))
+    return np.concatenate(parts)
 
 
 _SIGNAL = {"mention_id": "VARCHAR", "content_hash": "VARCHAR", "sentiment": "DOUBLE", "sentiment_label": "VARCHAR",
@@ -112,6 +128,7 @@ def scorer_fingerprint(competitors: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@logged_stage("themes.signals", rate="scored")
 def signals(ctx: RunContext) -> dict[str, Any]:
     """Score sentiment and intents for mentions that are new, whose text changed, or that were scored
     by another scorer configuration (``scorer_fingerprint``: a changed competitor list in market.yaml,
@@ -305,6 +322,7 @@ def _cluster_settings(ctx: RunContext) -> Any:
     )
 
 
+@logged_stage("themes.cluster")
 def cluster(ctx: RunContext, refit: bool = False) -> dict[str, Any]:
     """Place this run's mentions in themes and commit them as this run's partition.
 

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from earshot.config import TrendSettings
+from earshot.logs import logged_stage
 from earshot.report import latest_themes_run
 from earshot.runs import RunContext
 from models.trends import Assessment, TrendRule, Window, assess, bucket, echo, spread
@@ -63,6 +64,7 @@ class _Slice:
     first_at: datetime
 
 
+@logged_stage("themes.trends")
 def snapshot(ctx: RunContext, themes_run: str | None = None) -> dict[str, Any]:
     """Compute theme_volume and theme_snapshots for ``themes_run`` (default: the latest successful themes
     run) as of ``ctx.run_at``, replacing that run's partition of both tables in one transaction.

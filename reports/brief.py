@@ -8,14 +8,12 @@ Building the brief (:func:`build_brief`) is pure: it takes the hypothesis as rea
 listening plan and the influencer content, and decides everything deterministically, so the same evidence
 always gives the same brief. Scraped text (quotes, titles, authors, URLs, theme labels) is hostile: HTML is
 autoescaped by Jinja, links are emitted only for http(s) URLs (``safe_url``), Markdown goes through the
-report's ``markdown_text``, and CSV cells that a spreadsheet would run as a formula are defused.
+report's ``markdown_text``, and CSV cells that a spreadsheet would run as a formula are defused (reports.safe_csv).
 """
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import math
 import re
@@ -40,6 +38,7 @@ from models.hypotheses import (
     vs_baseline,
 )
 from reports.render import markdown_text, safe_url
+from reports.safe_csv import csv_text
 
 if TYPE_CHECKING:
     from earshot.config import Market
@@ -66,7 +65,6 @@ CSV_FIELDS: tuple[str, ...] = (
     "talking_points", "dont_say", "top_quote", "top_quote_url", "status", "validated_at", "handed_off_at", "owner",
     "company",
 )  # fmt: skip
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ------------------------------------------------------------------------------------------------ content
@@ -967,20 +965,11 @@ def crm_record(brief: Brief) -> dict[str, str]:
     }
 
 
-def spreadsheet_safe(value: str) -> str:
-    """One line, and never a formula: a cell starting with = + - @ (or a tab or return) gets a leading quote."""
-    flat = " ".join(value.split())
-    return "'" + flat if flat.startswith(_FORMULA_START) else flat
-
-
 def render_csv(brief: Brief) -> str:
-    """Header and one row (RFC 4180, CRLF), UTF-8 with a BOM so spreadsheets read the accents right."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    """Header and one row, each cell on one line and never a formula (:mod:`reports.safe_csv`), UTF-8 with a
+    BOM so spreadsheets read the accents right."""
     record = crm_record(brief)
-    writer.writerow(CSV_FIELDS)
-    writer.writerow([spreadsheet_safe(record[name]) for name in CSV_FIELDS])
-    return "\ufeff" + buffer.getvalue()
+    return csv_text(CSV_FIELDS, [[record[name] for name in CSV_FIELDS]], one_line=True, bom=True)
 
 
 def as_json(brief: Brief) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -92,3 +94,40 @@ def rss(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
         f"<link>http://example.test/</link><description>t</description>{body}</channel></rss>"
     ).encode()
+
+
+def run_demo(home: Path) -> str:
+    """`earshot demo` in a child process, as a user runs it; its stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "earshot.cli", "demo", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def latest_themes(db: Path) -> list[tuple[str, str, list[str], int]]:
+    from warehouse.connection import reader
+
+    with reader(db) as con:
+        return con.execute(
+            """
+            SELECT t.theme_id, t.label, t.keywords, count(*) FROM theme_members tm JOIN themes t USING (theme_id)
+            WHERE tm.run_id = (SELECT run_id FROM runs WHERE stage = 'themes' ORDER BY finished_at DESC LIMIT 1)
+            GROUP BY ALL ORDER BY 4 DESC
+            """
+        ).fetchall()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list, str]:
+    """The demo run twice in one home (the second run must change nothing): home, first stdout, the first
+    run's themes, second stdout. Session-wide: the end-to-end and the analyst-docs tests share it."""
+    home = tmp_path_factory.mktemp("demo")
+    first_out = run_demo(home)
+    first_themes = latest_themes(home / "earshot.duckdb")
+    second_out = run_demo(home)
+    return home, first_out, first_themes, second_out

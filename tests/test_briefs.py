@@ -43,7 +43,6 @@ from reports.brief import (
     render_json,
     render_markdown,
     series_chart,
-    spreadsheet_safe,
     talking_points,
 )
 from warehouse.connection import reader, transaction, writer
@@ -468,15 +467,6 @@ def test_csv_cells_never_start_a_formula(db: Path, formula: str) -> None:
     assert record["talking_points"].startswith("'" + flat + " | ")
 
 
-@pytest.mark.parametrize(
-    ("cell", "expected"),
-    [("=1+1", "'=1+1"), ("plain", "plain"), ("a = b", "a = b"), ("-", "'-"), ("", ""), ("two\nlines", "two lines"),
-     ("@me", "'@me"), ("\t+x", "'+x")],
-)  # fmt: skip
-def test_spreadsheet_safe(cell: str, expected: str) -> None:
-    assert spreadsheet_safe(cell) == expected
-
-
 def test_json_round_trips_to_the_same_brief(db: Path) -> None:
     written = hand_off(db)
     text = written.json.read_text(encoding="utf-8")
@@ -602,3 +592,19 @@ def test_cli_refuses_with_exit_2_and_the_reason(db: Path, config: Path, capsys: 
 
     code, _, err = run(capsys, config, "h_nothere")
     assert code == 2 and "no hypothesis 'h_nothere'" in err
+
+
+def test_cli_needs_no_feed_variables_it_never_fetches(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A brief reads the warehouse, not the feeds: `${VAR}`s in the sources may be unset where it is written."""
+    monkeypatch.delenv("BRIEF_TEST_FEEDS", raising=False)
+    plan = json.loads(json.dumps(PLAN))
+    for source in plan["sources"]:
+        if "url" in source:
+            source["url"] = "${BRIEF_TEST_FEEDS}/" + source["id"] + ".xml"
+    path = tmp_path / "market.yaml"
+    path.write_text(yaml.safe_dump(plan), encoding="utf-8")
+    code, out, err = run(capsys, path, RANSOM)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"{RANSOM}: handed off to sales")

@@ -43,16 +43,35 @@ PARSE = textwrap.dedent(
     bag = DagBag(dag_folder=sys.argv[1])
     elapsed = time.monotonic() - started
     heavy = sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)
+    def cron(dag):
+        timetable = getattr(dag.timetable, "timetable", dag.timetable)  # AssetOrTimeSchedule wraps a cron one
+        return getattr(timetable, "expression", None)
+
+    def consumes(dag):
+        condition = getattr(dag.timetable, "asset_condition", None)
+        return sorted(a.uri for a in getattr(condition, "objects", [])) if condition else []
+
     dags = {
         dag_id: {
             "tags": sorted(dag.tags),
             "retries": dag.default_args.get("retries"),
             "catchup": dag.catchup,
-            "schedule": dag.schedule if isinstance(dag.schedule, str) else None,
-            "consumes": sorted(a.uri for a in (dag.schedule if isinstance(dag.schedule, list) else [])),
+            "schedule": cron(dag),
+            "timetable": type(dag.timetable).__name__,
+            "consumes": consumes(dag),
             "produces": sorted(o.uri for t in dag.tasks for o in t.outlets),
             "doc_md": bool(dag.doc_md and dag.doc_md.strip()),
-            "tasks": {t.task_id: {"retries": t.retries, "pool": t.pool} for t in dag.tasks},
+            "dagrun_timeout": dag.dagrun_timeout.total_seconds() if dag.dagrun_timeout else None,
+            "tasks": {
+                t.task_id: {
+                    "retries": t.retries,
+                    "pool": t.pool,
+                    "timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
+                    "backoff": t.retry_exponential_backoff,
+                    "retry_policy": type(t.retry_policy).__name__ if t.retry_policy else None,
+                }
+                for t in dag.tasks
+            },
         }
         for dag_id, dag in bag.dags.items()
     }
@@ -107,8 +126,21 @@ def test_pipeline_is_connected_by_assets(parsed: dict) -> None:
     dags = parsed["dags"]
     assert dags["earshot_listen"]["schedule"] == "0 */6 * * *"
     assert dags["earshot_listen"]["produces"] == dags["earshot_themes"]["consumes"] == ["earshot://warehouse/mentions"]
-    assert dags["earshot_themes"]["produces"] == ["earshot://warehouse/themes"]
-    assert dags["earshot_report"]["schedule"] == "0 7 * * 1"  # weekly by default (EARSHOT_REPORT_SCHEDULE)
+    assert dags["earshot_themes"]["produces"] == dags["earshot_report"]["consumes"] == ["earshot://warehouse/themes"]
+    # weekly (EARSHOT_REPORT_SCHEDULE) *or* when the themes changed
+    report = dags["earshot_report"]
+    assert (report["timetable"], report["schedule"]) == ("AssetOrTimeSchedule", "0 7 * * 1")
+
+
+def test_every_dag_and_task_has_a_time_limit_and_real_backoff(parsed: dict) -> None:
+    for dag_id, dag in parsed["dags"].items():
+        assert dag["dagrun_timeout"], dag_id
+        for task_id, task in dag["tasks"].items():
+            assert task["timeout"] and task["timeout"] <= dag["dagrun_timeout"], (dag_id, task_id)
+            assert task["backoff"] == 2.0, (dag_id, task_id)  # a real multiplier (True means 1.0 in Airflow 3.3)
+            assert task["retry_policy"] == "FailFast", (dag_id, task_id)  # configuration errors are not retried
+    listen = parsed["dags"]["earshot_listen"]
+    assert listen["dagrun_timeout"] < 6 * 3600  # shorter than the schedule's interval
 
 
 def test_warehouse_writers_share_the_single_slot_pool(parsed: dict) -> None:

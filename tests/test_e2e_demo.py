@@ -13,21 +13,10 @@ from pathlib import Path
 import pytest
 
 from earshot.demo import MARKET_PATH, PLANTED_THEMES
+from tests.conftest import latest_themes
 from warehouse.connection import reader
 
 pytestmark = pytest.mark.e2e
-
-
-def run_demo(home: Path) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "earshot.cli", "demo", "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 def planted_key(keywords: list[str]) -> tuple[str | None, int]:
@@ -36,26 +25,6 @@ def planted_key(keywords: list[str]) -> tuple[str | None, int]:
     scores = {key: sum(p in words for p in planted) for key, planted in PLANTED_THEMES.items()}
     best = max(scores, key=scores.__getitem__)
     return (best, scores[best]) if scores[best] >= 2 else (None, scores[best])
-
-
-def latest_themes(db: Path) -> list[tuple[str, str, list[str], int]]:
-    with reader(db) as con:
-        return con.execute(
-            """
-            SELECT t.theme_id, t.label, t.keywords, count(*) FROM theme_members tm JOIN themes t USING (theme_id)
-            WHERE tm.run_id = (SELECT run_id FROM runs WHERE stage = 'themes' ORDER BY finished_at DESC LIMIT 1)
-            GROUP BY ALL ORDER BY 4 DESC
-            """
-        ).fetchall()
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list, str]:
-    home = tmp_path_factory.mktemp("demo")
-    first_out = run_demo(home)
-    first_themes = latest_themes(home / "earshot.duckdb")
-    second_out = run_demo(home)
-    return home, first_out, first_themes, second_out
 
 
 def test_every_planted_theme_is_found_once(demo: tuple) -> None:

@@ -407,13 +407,17 @@ for value in json.loads(sys.argv[2]):
         os.environ["EARSHOT_REPORT_SCHEDULE"] = value
     bag = DagBag(dag_folder=sys.argv[1])
     dag = bag.dags["earshot_report"]
-    found.append([{k: str(v) for k, v in bag.import_errors.items()}, dag.schedule, type(dag.timetable).__name__])
+    clock = getattr(dag.timetable, "timetable", None)  # AssetOrTimeSchedule: weekly or when the themes changed
+    assets = sorted(a.uri for a in dag.timetable.asset_condition.objects)
+    found.append([{k: str(v) for k, v in bag.import_errors.items()}, getattr(clock, "expression", None),
+                  type(dag.timetable).__name__, assets])
 print(json.dumps(found))
 """
 
 
 def test_the_report_runs_weekly_unless_the_environment_says_otherwise(tmp_path: Path) -> None:
-    """EARSHOT_REPORT_SCHEDULE, read when the DAG file is parsed: unset or blank means Monday 07:00 UTC."""
+    """EARSHOT_REPORT_SCHEDULE, read when the DAG file is parsed: unset or blank means Monday 07:00 UTC; the
+    themes asset triggers a report in between."""
     from earshot.airflow_runner import airflow_env
 
     values = [None, "  ", "30 6 * * 1-5", "@daily"]
@@ -428,10 +432,12 @@ def test_the_report_runs_weekly_unless_the_environment_says_otherwise(tmp_path: 
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     parsed = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert [(errors, schedule) for errors, schedule, _ in parsed] == [
+    assert [(errors, schedule) for errors, schedule, *_ in parsed] == [
         ({}, "0 7 * * 1"),
         ({}, "0 7 * * 1"),
         ({}, "30 6 * * 1-5"),
-        ({}, "@daily"),
+        ({}, "0 0 * * *"),  # @daily
     ]
-    assert not any("Asset" in timetable for *_, timetable in parsed)  # on the clock, not on every themes update
+    assert {(timetable, tuple(assets)) for *_, timetable, assets in parsed} == {
+        ("AssetOrTimeSchedule", ("earshot://warehouse/themes",))
+    }

@@ -37,7 +37,9 @@ class SnapshotSummary:
 
 def snapshot_path(db_path: Path) -> Path:
     """``EARSHOT_ANALYST_SNAPSHOT`` or ``analyst.duckdb`` beside the warehouse."""
-    return Path(os.environ.get("EARSHOT_ANALYST_SNAPSHOT", Path(db_path).with_name(SNAPSHOT_NAME)))
+    from earshot.settings import settings
+
+    return settings().analyst_snapshot or Path(db_path).with_name(SNAPSHOT_NAME)
 
 
 def refresh_snapshot(db_path: Path, model: str | None = None, target: Path | None = None) -> SnapshotSummary:

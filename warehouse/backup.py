@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from earshot.settings import settings
 from warehouse import wal
 from warehouse.connection import exclusive, held, is_lake
 
-KEEP = int(os.environ.get("EARSHOT_BACKUP_KEEP", "7"))
+KEEP = settings().backup_keep
 SUFFIX = ".duckdb"
 
 
@@ -47,7 +48,7 @@ class Backup:
 
 def backup_dir(db_path: Path) -> Path:
     """``EARSHOT_BACKUP_DIR``, or ``backups/`` beside the warehouse file."""
-    return Path(os.environ.get("EARSHOT_BACKUP_DIR") or Path(db_path).parent / "backups")
+    return Path(settings().backup_dir or Path(db_path).parent / "backups")
 
 
 def _refuse_lake(what: str) -> None:

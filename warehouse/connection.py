@@ -31,6 +31,7 @@ from typing import TypeVar
 import duckdb
 import filelock
 
+from earshot.settings import settings
 from warehouse import lake, wal
 from warehouse.errors import WarehouseBusyError, WarehouseDamagedError
 from warehouse.lake import is_lake
@@ -53,8 +54,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LOCK_WAIT_SECONDS = float(os.environ.get("EARSHOT_WAREHOUSE_LOCK_WAIT", "600"))
-LAKE_ATTEMPTS = int(os.environ.get("EARSHOT_LAKE_ATTEMPTS", "8"))  # tries of one unit of work on commit conflicts
+LOCK_WAIT_SECONDS = settings().warehouse_lock_wait
+LAKE_ATTEMPTS = settings().lake_attempts  # tries of one unit of work on commit conflicts
 
 
 def lock_path(db_path: Path) -> Path:

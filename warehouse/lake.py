@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from earshot.paths import Paths, catalog_conn_id, catalog_from_env, lake_data
+from earshot.settings import SettingsError
 from warehouse.extensions import load_extensions
 
 ALIAS = "lake"  # the attached DuckLake's name: `USE lake`, and what analysts ATTACH it as in the docs
@@ -32,7 +33,7 @@ OBJECT_STORES = ("s3://", "s3a://", "gs://", "gcs://", "r2://", "az://", "azure:
 _LIBPQ_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name", "options")
 
 
-class LakeConfigError(ValueError):
+class LakeConfigError(SettingsError):
     """The lake settings in the environment (or the Airflow connection) are unusable; says which and why."""
 
 
@@ -56,8 +57,7 @@ class LakeSettings:
 
 def is_lake(environ: Mapping[str, str] | None = None) -> bool:
     """Whether the environment selects DuckLake (else: the single DuckDB file, as always)."""
-    env = os.environ if environ is None else environ
-    return bool(catalog_from_env(env) or catalog_conn_id(env))
+    return bool(catalog_from_env(environ) or catalog_conn_id(environ))
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> LakeSettings | None:
@@ -67,7 +67,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> LakeSettings 
     The catalog password is never read from a file or from ``EARSHOT_CATALOG``: it comes from libpq's own
     environment (``PGPASSWORD``, ``PGPASSFILE``) or from the Airflow connection.
     """
-    env = os.environ if environ is None else environ
+    env = environ
     catalog, conn_id = catalog_from_env(env), catalog_conn_id(env)
     if not (catalog or conn_id):
         return None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from earshot.airflow_runner import DagRunFailed, run_dags
 from earshot.paths import Paths
+from earshot.settings import settings
 
 ANCHOR_FILE = "demo-anchor.txt"
 """Under the demo's home: the anchor its data was dated to, so re-runs serve the very same feeds."""
@@ -48,6 +49,8 @@ def run_demo(home: Path, anchor: datetime | None = None) -> int:
     from earshot.demo import DEMO_URL_ENV, MARKET_PATH, DemoServer, build_demo_feeds
 
     paths = Paths(home).ensure()
+    chosen = settings()
+    retry_delay = chosen.retry_delay_seconds if "retry_delay_seconds" in chosen.model_fields_set else 2.0  # offline
     started = time.monotonic()
     anchor = anchor or demo_anchor(paths.home, datetime.now(UTC))
     with DemoServer(build_demo_feeds(anchor=anchor)) as server:
@@ -60,7 +63,7 @@ def run_demo(home: Path, anchor: datetime | None = None) -> int:
             "EARSHOT_HOME": str(paths.home),
             "EARSHOT_CONFIG": str(MARKET_PATH),
             DEMO_URL_ENV: server.base_url,
-            "EARSHOT_RETRY_DELAY_SECONDS": os.environ.get("EARSHOT_RETRY_DELAY_SECONDS", "2"),
+            "EARSHOT_RETRY_DELAY_SECONDS": str(retry_delay),
         }
         try:
             runs = run_dags(paths.airflow_home, env=env)
