@@ -15,6 +15,8 @@ DuckLake warehouse the task is skipped: back up the catalog database and the dat
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import dag, task
 
@@ -30,12 +32,13 @@ BACKUP_SCHEDULE = settings().backup_schedule
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=timedelta(hours=2),
     tags=["earshot", "backup"],
     default_args=default_args(),
     doc_md=__doc__,
 )
 def earshot_backup() -> None:
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, execution_timeout=timedelta(hours=1))
     def backup(**context: object) -> dict:
         """Back up the warehouse, stamped with the run's time (a retry finds the backup it already took)."""
         from earshot.paths import Paths
